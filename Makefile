@@ -1,0 +1,37 @@
+# The entry points a newcomer needs: `make run` and `make test`. Everything else is optional.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: run test build check bench clean
+
+$(STAMP): requirements.txt requirements-dev.txt
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements-dev.txt
+	touch $(STAMP)
+
+## run: set up .venv, build the database if needed, serve the app on http://localhost:8501
+run: $(STAMP)
+	$(PY) -m kb build --if-needed
+	$(PY) -m streamlit run app.py --server.port 8501 --server.address localhost --server.headless true
+
+## test: set up .venv and run the whole suite (unit, data integrity, AppTest, browser)
+test: $(STAMP)
+	$(PY) -m pytest
+
+## build: (re)build the database from data/ (refuses to replace unexported edits)
+build: $(STAMP)
+	$(PY) -m kb build
+
+## check: validate data/ without building
+check: $(STAMP)
+	$(PY) -m kb check
+
+## bench: page rerun times and search latency (10^5 and 10^6 references) against the brute-force baseline
+bench: $(STAMP)
+	$(PY) -m bench
+
+clean:
+	rm -rf $(VENV) .pytest_cache brainmets.duckdb brainmets.duckdb.wal
