@@ -94,7 +94,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", default="-", help="CSV file to write (default: standard output)")
     p.set_defaults(func=cmd_parse_references)
 
-    for extra in ("kb.search", "kb.export", "kb.auth"):  # later features register their own sub-commands
+    for extra in ("kb.curation", "kb.search", "kb.export", "kb.auth"):  # later features register their own sub-commands
         try:
             module = __import__(extra, fromlist=["register_cli"])
         except ImportError:

@@ -114,7 +114,7 @@ def insert_rows(con: duckdb.DuckDBPyConnection, table: str, rows: list[dict[str,
         {c.name: [None if r.get(c.name) is None else _text(r[c.name]) for r in rows] for c in described.columns},
         dtype=object,
     )
-    select = ", ".join(f'CAST("{c.name}" AS {c.type})' for c in described.columns)
+    select = ", ".join('CAST("' + c.name + '" AS ' + c.type + ")" for c in described.columns)
     con.register("_kb_frame", frame)
     try:
         con.execute("INSERT INTO " + ident(table) + " SELECT " + select + " FROM _kb_frame")

@@ -1,0 +1,68 @@
+"""Shared widgets: URL-backed filters, CSV download, footer with release and disclaimer."""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import pandas as pd
+import streamlit as st
+
+DISCLAIMER = ("BrainMets KB is a research and education tool. It is not medical advice and does not replace "
+              "clinical judgement, the full papers or current guidelines.")
+
+VERIFICATION_BADGES = {"verified": "✅ verified", "secondary": "🟡 secondary", "unverified": "⚪ unverified"}
+
+
+# ------------------------------------------------------------------------------------------------ URL state
+def param_list(name: str, allowed: Sequence[str] | None = None) -> list[str]:
+    """A multi-value filter from the URL (?type=a&type=b); unknown values are dropped."""
+    values = st.query_params.get_all(name)
+    return [v for v in values if allowed is None or v in allowed]
+
+
+def param_int(name: str, default: int | None, low: int | None = None, high: int | None = None) -> int | None:
+    """An integer from the URL, clamped to [low, high]; the default when absent or not a number."""
+    raw = st.query_params.get(name)
+    try:
+        value = int(raw) if raw is not None else default
+    except ValueError:
+        return default
+    if value is not None and low is not None:
+        value = max(low, value)
+    if value is not None and high is not None:
+        value = min(high, value)
+    return value
+
+
+def param_text(name: str, max_len: int = 200) -> str:
+    return (st.query_params.get(name) or "")[:max_len]
+
+
+def sync_params(**values: Any) -> None:
+    """Write the current filters to the URL so the view can be shared; drops empty ones."""
+    for key, value in values.items():
+        if value in (None, "", [], ()):
+            if key in st.query_params:
+                del st.query_params[key]
+        elif isinstance(value, (list, tuple)):
+            if st.query_params.get_all(key) != [str(v) for v in value]:
+                st.query_params[key] = [str(v) for v in value]
+        elif st.query_params.get(key) != str(value):
+            st.query_params[key] = str(value)
+
+
+# ------------------------------------------------------------------------------------------------ tables
+def download_csv(frame: pd.DataFrame, file_name: str, label: str = "Download CSV", key: str | None = None) -> None:
+    """A download button with exactly the rows and columns shown."""
+    st.download_button(label, frame.to_csv(index=False).encode("utf-8"), file_name=file_name, mime="text/csv",
+                       icon=":material/download:", key=key)
+
+
+def empty_state(message: str) -> None:
+    st.info(message, icon=":material/filter_alt_off:")
+
+
+def footer(release: dict[str, str]) -> None:
+    st.divider()
+    st.caption(f"BrainMets KB release {release.get('release', 'unreleased')} · built "
+               f"{release.get('built_at', '?')} · {DISCLAIMER}")
