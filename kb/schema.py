@@ -32,9 +32,15 @@ class Table:
         return next(c for c in self.columns if c.name == name)
 
 
-def create_schema(con: duckdb.DuckDBPyConnection) -> None:
-    """Create every table of schema.sql in ``con``."""
+RUNTIME_SCHEMA_PATH = SCHEMA_PATH.with_name("schema_runtime.sql")
+
+
+def create_schema(con: duckdb.DuckDBPyConnection, runtime: bool = True) -> None:
+    """Create every table of schema.sql in ``con``, and the editor's run-time tables (schema_runtime.sql:
+    accounts, proposals, versions — they live only in the database and are not loaded from data/)."""
     con.execute(SCHEMA_PATH.read_text(encoding="utf-8"))
+    if runtime and RUNTIME_SCHEMA_PATH.exists():
+        con.execute(RUNTIME_SCHEMA_PATH.read_text(encoding="utf-8"))
 
 
 @lru_cache(maxsize=1)
@@ -45,7 +51,7 @@ def tables() -> dict[str, Table]:
     ('source_id',)
     """
     con = duckdb.connect()
-    create_schema(con)
+    create_schema(con, runtime=False)
     cols = con.execute(
         "SELECT table_name, column_name, data_type, is_nullable = 'YES' FROM information_schema.columns "
         "ORDER BY table_name, ordinal_position"
