@@ -10,16 +10,23 @@ import duckdb
 import pandas as pd
 import streamlit as st
 
+from pathlib import Path
+
 from kb import queries
+from kb.config import db_path
 from kb.build import ensure_built
 from kb.db import connect
 
 
-@st.cache_resource(show_spinner="Opening the knowledge base…")
 def connection() -> duckdb.DuckDBPyConnection:
-    """The app's connection; builds the database from data/ on first start if it is missing."""
-    path = ensure_built()
-    return connect(path)
+    """The app's connection to ``$KB_DB``; builds the database from data/ on first start if it is missing."""
+    return _connection(str(db_path()))
+
+
+@st.cache_resource(show_spinner="Opening the knowledge base…")
+def _connection(path: str) -> duckdb.DuckDBPyConnection:
+    # keyed by path so a changed KB_DB (tests, a second instance) never reuses another file's connection
+    return connect(ensure_built(Path(path)))
 
 
 def clear_data() -> None:
