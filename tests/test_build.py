@@ -1,0 +1,168 @@
+"""Building the database: validation first, every problem listed, atomic, idempotent, never over unexported edits."""
+
+import csv
+import threading
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from kb import build as build_mod
+from kb.build import BuildError, UnexportedEditsError, build, load_and_validate, unexported_changes
+from kb.config import DATA_DIR, TABLES
+from kb.db import connect, query
+from kb.schema import create_schema
+
+
+def csv_rows(table: str, data_dir: Path = DATA_DIR) -> int:
+    with (data_dir / f"{table}.csv").open(encoding="utf-8") as handle:
+        return sum(1 for _ in csv.DictReader(handle))
+
+
+def test_build_loads_every_table_with_its_csv_row_count(tmp_path):
+    path = tmp_path / "kb.duckdb"
+    counts = build(path)
+    con = duckdb.connect(str(path), read_only=True)
+    for table in TABLES:
+        assert con.execute("SELECT count(*) FROM " + table).fetchone()[0] == csv_rows(table) == counts[table]
+
+
+def test_build_is_idempotent(tmp_path):
+    path = tmp_path / "kb.duckdb"
+    first = build(path)
+    second = build(path)
+    assert first == second
+    assert not list(tmp_path.glob("*.building*"))
+
+
+def edit_cell(data_dir: Path, table: str, match: dict, column: str, value: str) -> int:
+    """Set one cell in data_dir/<table>.csv; returns the CSV line number edited."""
+    path = data_dir / f"{table}.csv"
+    rows = list(csv.DictReader(path.open(encoding="utf-8")))
+    index = next(i for i, r in enumerate(rows) if all(r[k] == v for k, v in match.items()))
+    rows[index][column] = value
+    with path.open("w", encoding="utf-8", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]), lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
+    return index + 2
+
+
+def test_bad_data_lists_every_problem_with_file_line_and_column_and_writes_nothing(data_copy, tmp_path):
+    dose = next(csv.DictReader((data_copy / "dose_schedules.csv").open(encoding="utf-8")))
+    line_dose = edit_cell(data_copy, "dose_schedules", {"schedule_id": dose["schedule_id"]}, "total_dose_gy", "-5")
+    if not dose["fractions"]:
+        edit_cell(data_copy, "dose_schedules", {"schedule_id": dose["schedule_id"]}, "fractions", "1")
+    line_year = edit_cell(data_copy, "sources", {"source_id": "ref028"}, "year", "3020")
+    hist = next(csv.DictReader((data_copy / "study_histologies.csv").open(encoding="utf-8")))
+    line_hist = edit_cell(data_copy, "study_histologies", hist, "histology_id", "glioblastoma_xyz")
+    outcome = next(csv.DictReader((data_copy / "outcomes.csv").open(encoding="utf-8")))
+    line_fk = edit_cell(data_copy, "outcomes", {"outcome_id": outcome["outcome_id"]}, "source_id", "ref999")
+
+    path = tmp_path / "never.duckdb"
+    with pytest.raises(BuildError) as caught:
+        build(path, data_dir=data_copy)
+    problems = caught.value.problems
+    found = {(Path(p.file).name, p.line, p.column): p.message for p in problems}
+    assert "greater than 0" in found[("dose_schedules.csv", line_dose, "total_dose_gy")]
+    assert "3020 is outside 1900–2100" in found[("sources.csv", line_year, "year")]
+    assert "unknown histology 'glioblastoma_xyz'" in found[("study_histologies.csv", line_hist, "histology_id")]
+    assert "unknown source 'ref999'" in found[("outcomes.csv", line_fk, "source_id")]
+    assert not path.exists() and not list(tmp_path.glob("never*"))
+
+
+def test_missing_column_and_non_utf8_file_are_reported(data_copy):
+    (data_copy / "settings.csv").write_text("setting_id,name\nintact,Intact\n", encoding="utf-8")
+    (data_copy / "toxicities.csv").write_bytes("toxicity,name\nedema,\xff\n".encode("latin-1"))
+    _, problems = load_and_validate(data_copy)
+    messages = [str(p) for p in problems]
+    assert any("settings.csv" in m and "missing column(s) description" in m for m in messages)
+    assert any("toxicities.csv" in m and "not UTF-8" in m for m in messages)
+
+
+@pytest.mark.parametrize("sql, expected", [
+    ("INSERT INTO dose_schedules (schedule_id, category, description, total_dose_gy, fractions, alpha_beta_gy, "
+     "source_id, verification) VALUES ('x', 'wbrt', 'd', -3, 1, 10, 's', 'secondary')", "CHECK"),
+    ("INSERT INTO sources (source_id, cited_in, title, year, pub_type, verification) "
+     "VALUES ('y', 'editor', 't', 3020, 'other', 'secondary')", "CHECK"),
+    ("INSERT INTO study_histologies VALUES ('s', 'unknown_histology')", "foreign key"),
+    ("INSERT INTO outcomes (outcome_id, study_id, endpoint_id, statistic, value, unit, source_id, verification) "
+     "VALUES ('o', 's', 'overall_survival', 'proportion', 120, '%', 's', 'secondary')", "CHECK"),
+    ("INSERT INTO outcomes (outcome_id, study_id, endpoint_id, statistic, value, unit, ci_low, ci_high, source_id, "
+     "verification) VALUES ('o', 's', 'overall_survival', 'median', 10, 'months', 11, 12, 's', 'secondary')", "CHECK"),
+    ("INSERT INTO studies (study_id, short_name, design_id, randomized, verification) "
+     "VALUES ('t', 't', 'rct', true, 'verified')", "CHECK"),
+])
+def test_schema_itself_rejects_bad_rows(sql, expected):
+    con = duckdb.connect()
+    create_schema(con)
+    con.execute("INSERT INTO pub_types VALUES ('other', 'Other'); INSERT INTO designs VALUES ('rct', 'RCT', true);"
+                "INSERT INTO endpoints VALUES ('overall_survival', 'OS', NULL);"
+                "INSERT INTO sources (source_id, cited_in, title, pub_type, verification) "
+                "VALUES ('s', 'editor', 'x', 'other', 'secondary');"
+                "INSERT INTO studies (study_id, short_name, design_id, randomized, verification) "
+                "VALUES ('s', 's', 'rct', true, 'secondary')")
+    with pytest.raises(duckdb.ConstraintException, match=expected):
+        con.execute(sql)
+
+
+def test_rebuild_refuses_to_replace_unexported_edits_and_force_backs_up(tmp_path):
+    path = tmp_path / "kb.duckdb"
+    build(path)
+    con = duckdb.connect(str(path))
+    con.execute("INSERT INTO audit_log VALUES (1, now(), 'ana', 'ben', 'update', 'studies', 'n0574', 'typo', "
+                "'{}', '{}', 1)")
+    con.close()
+    assert unexported_changes(path) == 1
+    with pytest.raises(UnexportedEditsError, match="kb export"):
+        build(path)
+    assert duckdb.connect(str(path), read_only=True).execute("SELECT count(*) FROM audit_log").fetchone()[0] == 1
+    build(path, force=True)
+    backups = list(tmp_path.glob("kb.duckdb.backup-*"))
+    assert len(backups) == 1
+    assert duckdb.connect(str(backups[0]), read_only=True).execute(
+        "SELECT count(*) FROM audit_log").fetchone()[0] == 1
+
+
+def test_failure_mid_build_keeps_the_old_database(tmp_path, monkeypatch):
+    path = tmp_path / "kb.duckdb"
+    build(path)
+    before = path.read_bytes()
+
+    def explode(con, table, rows):
+        if table == "outcomes":
+            raise BuildError([])
+        return original(con, table, rows)
+
+    original = build_mod.insert_rows
+    monkeypatch.setattr(build_mod, "insert_rows", explode)
+    with pytest.raises(BuildError):
+        build(path)
+    assert path.read_bytes() == before
+    assert not list(tmp_path.glob("*.building*"))
+
+
+def test_app_start_builds_a_missing_database(tmp_path):
+    path = tmp_path / "sub" / "kb.duckdb"
+    assert build_mod.ensure_built(path) == path and path.exists()
+
+
+def test_queries_from_many_threads_on_one_connection(built_db):
+    con = connect(built_db)
+    expected = query(con, "SELECT count(*) AS n FROM sources WHERE year >= ?", [2015])["n"][0]
+    results, errors = [], []
+
+    def worker():
+        try:
+            for year in (2015,) * 25:
+                results.append(query(con, "SELECT count(*) AS n FROM sources WHERE year >= ?", [year])["n"][0])
+        except Exception as exc:  # noqa: BLE001 - collected and asserted below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=worker) for _ in range(16)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    assert len(results) == 400 and set(results) == {expected}
