@@ -159,10 +159,11 @@ def citation_label(first_author: str | None, year: Any, journal: str | None = No
     >>> citation_label(None, None)
     'source without author'
     """
-    author = (first_author or "").split(" ")[0].rstrip(",") or None
+    text = "" if first_author is None or pd.isna(first_author) else str(first_author)
+    author = text.split(" ")[0].rstrip(",") or None
     year_text = str(int(year)) if year is not None and not pd.isna(year) else None
     head = " ".join(x for x in (author, year_text) if x) or "source without author"
-    return head + (", " + journal if journal else "")
+    return head + (", " + str(journal) if journal is not None and not pd.isna(journal) else "")
 
 
 def label_drug_class(drug_class: str) -> str:
@@ -463,12 +464,13 @@ def endpoint_choices(con: duckdb.DuckDBPyConnection, study_ids: Sequence[str]) -
 
 
 # ------------------------------------------------------------------------------------------------ dashboard
-LANDMARK_PHASES = ("3", "2/3", "3b")
+EARLY_PHASES = ("1", "1/2", "2")
 
 
 def is_landmark(frame: pd.DataFrame) -> pd.Series:
-    """Landmark trials: randomized phase 3 trials, and level-1 meta-analyses (our rule; the issue leaves it open)."""
-    phase3 = frame["randomized"].astype(bool) & frame["phase"].isin(LANDMARK_PHASES)
+    """Landmark trials (our rule; the issue leaves it open): randomized trials other than phase 1–2 — phase 3 and
+    the older randomized trials that state no phase (Aoyama 2006, Chang 2009) — and level-1 meta-analyses."""
+    phase3 = frame["randomized"].astype(bool) & ~frame["phase"].isin(EARLY_PHASES)
     level1 = (frame["design_id"] == "meta_analysis") & (frame["evidence_level"] == 1)
     return phase3 | level1
 
@@ -653,19 +655,49 @@ def guideline_bodies(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
     return {b: short_body(b) for b in frame["body"]}
 
 
-def short_body(body: str) -> str:
-    """A body's name short enough for an axis: the acronym in brackets if any, else the first 40 characters.
+# Names of bodies that guidelines spell out, and the acronyms clinicians use for them.
+BODY_ACRONYMS = {
+    "American Association of Neurological Surgeons": "AANS", "American Radium Society": "ARS",
+    "American Society for Radiation Oncology": "ASTRO", "Congress of Neurological Surgeons": "CNS",
+    "European Association of Neuro-Oncology": "EANO", "European Society for Medical Oncology": "ESMO",
+    "International Stereotactic Radiosurgery Society": "ISRS", "National Brain Tumor Society": "NBTS",
+    "National Comprehensive Cancer Network": "NCCN", "Radiosurgery Society": "RSS",
+    "Society for Neuro-Oncology": "SNO", "US Food and Drug Administration": "FDA",
+    "US National Cancer Institute": "NCI",
+    "Breast Cancer Expert Panel of the German Society of Radiation Oncology (DEGRO)": "DEGRO breast panel",
+    "German Taskforce Imaging in Stereotactic Radiotherapy": "German imaging taskforce",
+    "NCI Brain Malignancy Steering Committee": "NCI BMSC", "ASCO (endorsing ASTRO)": "ASCO (endorsing ASTRO)",
+    "American Association of Neurological Surgeons and Congress of Neurological Surgeons, Joint Section on Tumors":
+        "AANS/CNS Tumor Section",
+}
 
-    >>> short_body("European Association of Neuro-Oncology (EANO)")
-    'EANO'
-    >>> short_body("Radiosurgery Society")
-    'Radiosurgery Society'
+
+def short_body(body: str) -> str:
+    """A body's name short enough for an axis label.
+
+    Known names become their acronyms; 'Long Name (ACR) rest' becomes 'ACR rest'; other parentheticals are dropped.
+
+    >>> short_body("European Association of Neuro-Oncology; European Society for Medical Oncology")
+    'EANO; ESMO'
+    >>> short_body("German Society of Radiation Oncology (DEGRO) with DKG-NOA")
+    'DEGRO with DKG-NOA'
+    >>> short_body("International expert panel (10 radiation oncologists and neurosurgeons)")
+    'International expert panel'
     """
-    if "(" in body and ")" in body.split("(", 1)[1]:
-        inside = body.split("(", 1)[1].split(")", 1)[0].strip()
-        if 1 < len(inside) <= 30:
-            return inside
-    return body if len(body) <= 40 else body[:39] + "…"
+    if body in BODY_ACRONYMS:
+        return BODY_ACRONYMS[body]
+    parts = []
+    for part in body.split(";"):
+        part = part.strip()
+        if part in BODY_ACRONYMS:
+            part = BODY_ACRONYMS[part]
+        elif "(" in part and ")" in part:
+            head, inside_rest = part.split("(", 1)
+            inside, rest = inside_rest.split(")", 1)
+            part = (inside.strip() + rest).strip() if " " not in inside.strip() else (head + rest).strip()
+        parts.append(part)
+    text = "; ".join(parts)
+    return text if len(text) <= 40 else text[:39] + "…"
 
 
 # ------------------------------------------------------------------------------------------------ imaging

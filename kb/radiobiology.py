@@ -70,3 +70,69 @@ def with_bed(frame: pd.DataFrame, dose: str = "total_dose_gy", fractions: str = 
     out["bed_gy"] = (total * (1 + d / ab)).round(1)
     out["eqd2_gy"] = (total * (1 + d / ab) / (1 + 2 / ab)).round(1)
     return out
+
+
+# ------------------------------------------------------------------------------------------------ calculator
+MAX_SCHEDULES = 8
+
+
+def parse_schedules(text: str) -> list[tuple[float, int]]:
+    """Read schedules written as 'total/fractions', separated by commas or semicolons.
+
+    >>> parse_schedules("24/1, 27/3; 30 / 5")
+    [(24.0, 1), (27.0, 3), (30.0, 5)]
+    >>> parse_schedules("27x3")
+    Traceback (most recent call last):
+    ...
+    ValueError: '27x3' is not a schedule: write total dose / fractions, e.g. 27/3
+    """
+    schedules: list[tuple[float, int]] = []
+    for part in text.replace(";", ",").split(","):
+        part = part.strip()
+        if not part:
+            continue
+        pieces = [p.strip() for p in part.split("/")]
+        if len(pieces) != 2:
+            raise ValueError(f"{part!r} is not a schedule: write total dose / fractions, e.g. 27/3")
+        try:
+            total, fractions = float(pieces[0].lower().removesuffix("gy").strip()), float(pieces[1])
+        except ValueError:
+            raise ValueError(f"{part!r} is not a schedule: write total dose / fractions, e.g. 27/3") from None
+        if not np.isfinite(total) or total <= 0 or total > 100:
+            raise ValueError(f"{part!r}: the total dose must be more than 0 and at most 100 Gy")
+        if fractions != int(fractions) or not 1 <= fractions <= 50:
+            raise ValueError(f"{part!r}: the number of fractions must be a whole number from 1 to 50")
+        schedules.append((total, int(fractions)))
+    if len(schedules) > MAX_SCHEDULES:
+        raise ValueError(f"compare at most {MAX_SCHEDULES} schedules at a time")
+    return schedules
+
+
+def format_schedules(schedules: list[tuple[float, int]]) -> str:
+    """The inverse of ``parse_schedules``.
+
+    >>> format_schedules([(24.0, 1), (27.5, 5)])
+    '24/1, 27.5/5'
+    """
+    return ", ".join(f"{total:g}/{fractions}" for total, fractions in schedules)
+
+
+def compare_schedules(schedules: list[tuple[float, int]], alpha_beta_tumour_gy: float = 10.0,
+                      alpha_beta_normal_gy: float = 2.0) -> pd.DataFrame:
+    """Side-by-side BED and EQD2 of several schedules, for tumour and for normal brain.
+
+    >>> compare_schedules([(24, 1), (30, 10)])[["schedule", "bed_tumour_gy", "eqd2_tumour_gy"]].values.tolist()
+    [['24 Gy / 1 fx', 81.6, 68.0], ['30 Gy / 10 fx', 39.0, 32.5]]
+    """
+    rows = []
+    for total, fractions in schedules:
+        rows.append({
+            "schedule": f"{total:g} Gy / {fractions} fx", "total_dose_gy": float(total), "fractions": int(fractions),
+            "dose_per_fraction_gy": round(float(dose_per_fraction(total, fractions)), 2),
+            "bed_tumour_gy": round(float(bed(total, fractions, alpha_beta_tumour_gy)), 1),
+            "eqd2_tumour_gy": round(float(eqd2(total, fractions, alpha_beta_tumour_gy)), 1),
+            "bed_normal_gy": round(float(bed(total, fractions, alpha_beta_normal_gy)), 1),
+            "eqd2_normal_gy": round(float(eqd2(total, fractions, alpha_beta_normal_gy)), 1),
+        })
+    return pd.DataFrame(rows, columns=["schedule", "total_dose_gy", "fractions", "dose_per_fraction_gy",
+                                       "bed_tumour_gy", "eqd2_tumour_gy", "bed_normal_gy", "eqd2_normal_gy"])
