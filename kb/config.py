@@ -8,7 +8,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 DATA_DIR = ROOT / "data"
 SCHEMA_PATH = Path(__file__).with_name("schema.sql")
-SEED_DIR = ROOT.parent / "shared" / "seeds"
+SEED_DIR = Path(os.environ.get("KB_SEEDS") or ROOT.parent / "shared" / "seeds")  # the two seed review texts
 DEFAULT_DB = ROOT / "brainmets.duckdb"
 
 # data/<table>.csv is loaded in this order (parents before children). Every table of schema.sql is here.

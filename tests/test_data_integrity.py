@@ -138,6 +138,8 @@ FREE_TEXT = {"studies": ["key_result", "note"], "recommendations": ["recommendat
 
 @pytest.mark.parametrize("table", FREE_TEXT)
 def test_free_text_copies_no_run_of_eight_words_from_the_seed_texts(table):
+    if not list(SEED_DIR.glob("*.txt")):
+        pytest.skip(f"seed texts not found in {SEED_DIR} (set KB_SEEDS)")
     seed = _seed_shingles()
     copied = []
     for r in rows(table):
