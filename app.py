@@ -6,12 +6,28 @@ import streamlit as st
 
 HERE = Path(__file__).parent
 
-st.set_page_config(page_title="BrainMets KB", page_icon=":material/neurology:", layout="wide")
+# An emoji favicon is drawn locally; a ":material/…:" one is fetched from fonts.gstatic.com on every page load.
+st.set_page_config(page_title="BrainMets KB", page_icon="🧠", layout="wide")
 
 PAGES = {
     "Knowledge base": [
         st.Page(HERE / "pages/home.py", title="Home", icon=":material/home:", default=True),
         st.Page(HERE / "pages/sources.py", title="Sources", icon=":material/menu_book:", url_path="sources"),
+        st.Page(HERE / "pages/search.py", title="Search", icon=":material/search:", url_path="search"),
+    ],
+    "Evidence": [
+        st.Page(HERE / "pages/dashboard.py", title="Evidence dashboard", icon=":material/monitoring:",
+                url_path="dashboard"),
+        st.Page(HERE / "pages/explorer.py", title="Trial explorer", icon=":material/table_view:", url_path="explorer"),
+        st.Page(HERE / "pages/dosing.py", title="Dosing and fractionation", icon=":material/calculate:",
+                url_path="dosing"),
+        st.Page(HERE / "pages/toxicity.py", title="Drug–SRS toxicity", icon=":material/medication:",
+                url_path="toxicity"),
+        st.Page(HERE / "pages/guidelines.py", title="Guidelines", icon=":material/gavel:", url_path="guidelines"),
+        st.Page(HERE / "pages/imaging.py", title="Imaging", icon=":material/radiology:", url_path="imaging"),
+    ],
+    "Editors": [
+        st.Page(HERE / "pages/editor.py", title="Editor workspace", icon=":material/edit_note:", url_path="editor"),
     ],
 }
 

@@ -40,7 +40,7 @@ class UnexportedEditsError(Exception):
 
 def ident(table: str) -> str:
     """Quote a table name after checking it is one of ours (identifiers cannot be SQL parameters)."""
-    if table not in tables() and table not in ("kb_meta",):
+    if table not in tables() and table not in ("kb_meta", *CARRY_OVER_TABLES):
         raise ValueError(f"unknown table {table!r}")
     return '"' + table + '"'
 
@@ -174,7 +174,7 @@ def unexported_changes(path: Path) -> int:
 
 
 # Runtime tables that live only in the database (editor accounts): a rebuild carries them over.
-CARRY_OVER_TABLES: tuple[str, ...] = ()
+CARRY_OVER_TABLES: tuple[str, ...] = ("editors", "proposals")
 
 
 def build(path: Path | None = None, data_dir: Path = DATA_DIR, force: bool = False) -> dict[str, int]:

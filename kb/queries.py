@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any, Sequence
 
 import duckdb
+import numpy as np
 import pandas as pd
 
 from kb.config import EVIDENCE_TABLES
@@ -189,7 +190,8 @@ def _expand_histologies(con: duckdb.DuckDBPyConnection, histologies: Sequence[st
     if up:
         sql += " OR histology_id IN (SELECT parent_id FROM histologies WHERE histology_id IN (" + marks + "))"
         params += chosen
-    return sorted(query(con, sql, params)["histology_id"].tolist())
+    # unknown ids stay in the list, so they match nothing rather than silently dropping the filter
+    return sorted(set(query(con, sql, params)["histology_id"]) | set(chosen))
 
 
 # ------------------------------------------------------------------------------------------------ studies
@@ -312,7 +314,7 @@ def studies(con: duckdb.DuckDBPyConnection, filters: StudyFilters = StudyFilters
     where = study_where(con, filters)
     frame = query(con, STUDY_LIST_SQL + where.sql() + " ORDER BY " + STUDY_SORTS[sort], where.params)
     for column in ("histology_ids", "setting_ids"):
-        frame[column] = frame[column].map(lambda v: list(v) if v is not None and not isinstance(v, float) else [])
+        frame[column] = frame[column].map(lambda v: list(v) if isinstance(v, (list, tuple, np.ndarray)) else [])
     return frame
 
 
@@ -389,10 +391,8 @@ RATIO_STATISTICS = ("hazard_ratio", "odds_ratio", "risk_ratio")
 def study_outcomes(con: duckdb.DuckDBPyConnection, study_ids: Sequence[str], endpoints: Sequence[str] = (),
                    statistics: Sequence[str] = ()) -> pd.DataFrame:
     """Outcome figures of the given studies (all of them in one query), with a readable ``result`` column."""
-    if not study_ids:
-        return pd.DataFrame(columns=["outcome_id", "study_id", "short_name", "endpoint", "result", "verification"])
     where = Where()
-    where.add_in("o.study_id", list(study_ids))
+    where.add("o.study_id IN (SELECT unnest(?::VARCHAR[]))", list(study_ids))
     where.add_in("o.endpoint_id", endpoints)
     where.add_in("o.statistic", statistics)
     frame = query(con, OUTCOME_SQL + where.sql() + " ORDER BY s.short_name, e.name, o.outcome_id", where.params)
@@ -440,8 +440,6 @@ def comparable_outcomes(con: duckdb.DuckDBPyConnection, study_ids: Sequence[str]
     per-arm proportions, each with its study, arm and CI (NaN where the paper gave none)."""
     frame = study_outcomes(con, study_ids, endpoints=(endpoint_id,),
                            statistics=RATIO_STATISTICS + ("proportion",))
-    if frame.empty:
-        return frame
     frame["kind"] = frame["statistic"].map(lambda s: "ratio" if s in RATIO_STATISTICS else "rate")
     frame["label"] = [
         f"{r.short_name} — {r.arm or 'all patients'}" + (f" vs {r.comparator}" if r.comparator else "")
@@ -569,16 +567,17 @@ def dose_schedules(con: duckdb.DuckDBPyConnection, categories: Sequence[str] = (
 def size_range(low: Any, high: Any, unit: str) -> str | None:
     """'2–3 cm', '≥ 2 cm', '≤ 5 cm' or None.
 
-    >>> size_range(2.0, 3.0, "cm"), size_range(14.0, None, "cc"), size_range(None, None, "cm")
-    ('2–3 cm', '≥ 14 cc', None)
+    >>> size_range(2.0, 3.0, "cm"), size_range(14.0, None, "cc"), size_range(None, None, "cm"), size_range(1, 3, "")
+    ('2–3 cm', '≥ 14 cc', None, '1–3')
     """
     has_low, has_high = low is not None and not pd.isna(low), high is not None and not pd.isna(high)
+    unit = " " + unit if unit else ""
     if has_low and has_high:
-        return f"{float(low):g}–{float(high):g} {unit}"
+        return f"{float(low):g}–{float(high):g}{unit}"
     if has_low:
-        return f"≥ {float(low):g} {unit}"
+        return f"≥ {float(low):g}{unit}"
     if has_high:
-        return f"≤ {float(high):g} {unit}"
+        return f"≤ {float(high):g}{unit}"
     return None
 
 
@@ -619,7 +618,24 @@ def drug_toxicity(con: duckdb.DuckDBPyConnection, histologies: Sequence[str] = (
     frame["citation"] = [citation_label(r.first_author, r.source_year) for r in frame.itertuples(index=False)]
     frame["drug_label"] = [f"{r.drug} ({_short(r.abbreviations)})" if _short(r.abbreviations) else r.drug
                            for r in frame.itertuples(index=False)]
+    frame["drug_short"] = [drug_short_name(r.drug, r.abbreviations) for r in frame.itertuples(index=False)]
+    # two drugs must never share an axis label: where short names collide, use the full labels
+    clash = frame.groupby("drug_short")["drug_id"].transform("nunique") > 1
+    frame.loc[clash, "drug_short"] = frame.loc[clash, "drug_label"]
     return frame
+
+
+def drug_short_name(name: str, abbreviations: Any) -> str:
+    """The name an axis can hold: a short name as it is, else its usual abbreviation, else the name cut short.
+
+    >>> drug_short_name("nivolumab", "anti-PD-1"), drug_short_name("trastuzumab emtansine", "T-DM1;Kadcyla")
+    ('nivolumab', 'T-DM1')
+    >>> drug_short_name("Any systemic therapy (chemotherapy, targeted therapy and/or immunotherapy)", None)
+    'Any systemic therapy (chemoth…'
+    """
+    if len(name) <= 14:
+        return name
+    return _short(abbreviations) or (name if len(name) <= 30 else name[:29].rstrip() + "…")
 
 
 def _short(abbreviations: Any) -> str | None:
@@ -631,12 +647,15 @@ def _short(abbreviations: Any) -> str | None:
 # ------------------------------------------------------------------------------------------------ guidelines
 def recommendations(con: duckdb.DuckDBPyConnection, topics: Sequence[str] = (), bodies: Sequence[str] = (),
                     verification: Sequence[str] = (), text: str | None = None) -> pd.DataFrame:
-    """Guideline recommendations (in our own words) with body, year, topic, strength and source."""
+    """Guideline recommendations (in our own words) with body, year, topic, strength and source.
+
+    ``text``: every word must appear in the recommendation, population, guideline, body or topic name.
+    """
     where = Where()
     where.add_in("r.topic_id", topics)
     where.add_in("g.body", bodies)
     where.add_in("r.verification", verification)
-    where.add_text(("r.recommendation", "r.population", "g.short_name", "g.body"), text)
+    where.add_text(("r.recommendation", "r.population", "g.short_name", "g.body", "t.name"), text)
     frame = query(con, "SELECT r.recommendation_id, r.topic_id, t.name AS topic, g.guideline_id, g.short_name "
                        "AS guideline, g.body, g.year, g.kind, g.grading_system, r.population, r.recommendation, "
                        "r.strength, r.evidence_quality, r.source_id, src.first_author, src.doi, src.pmid, "
@@ -697,7 +716,7 @@ def short_body(body: str) -> str:
             part = (inside.strip() + rest).strip() if " " not in inside.strip() else (head + rest).strip()
         parts.append(part)
     text = "; ".join(parts)
-    return text if len(text) <= 40 else text[:39] + "…"
+    return text if len(text) <= 40 else text[:39].rstrip() + "…"
 
 
 # ------------------------------------------------------------------------------------------------ imaging

@@ -34,6 +34,17 @@ class Table:
 
 RUNTIME_SCHEMA_PATH = SCHEMA_PATH.with_name("schema_runtime.sql")
 
+# Foreign keys checked by kb/validate.py instead of DuckDB (see the note at the top of schema.sql):
+# (table, column, parent table, parent column).
+SOFT_FOREIGN_KEYS: tuple[tuple[str, str, str, str], ...] = (
+    ("histologies", "parent_id", "histologies", "histology_id"),
+    ("sources", "pub_type", "pub_types", "pub_type"),
+    ("studies", "design_id", "designs", "design_id"),
+    ("studies", "evidence_level", "evidence_levels", "evidence_level"),
+    ("arms", "drug_id", "drugs", "drug_id"),
+    ("guidelines", "source_id", "sources", "source_id"),
+)
+
 
 def create_schema(con: duckdb.DuckDBPyConnection, runtime: bool = True) -> None:
     """Create every table of schema.sql in ``con``, and the editor's run-time tables (schema_runtime.sql:
@@ -73,6 +84,7 @@ def tables() -> dict[str, Table]:
                 pk = tuple(names)
             else:
                 fks.extend((c, ref_table, rc) for c, rc in zip(names, ref_cols))
+        fks.extend((c, parent, pc) for t, c, parent, pc in SOFT_FOREIGN_KEYS if t == name)
         described[name] = Table(name, columns, pk, tuple(fks))
     missing = {tn for tn, *_ in cols} - set(TABLES)
     if missing:

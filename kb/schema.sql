@@ -3,6 +3,11 @@
 -- sentence. Tables are created in dependency order; kb/build.py loads data/<table>.csv into each in this order.
 -- Every curated table carries `verification` and `verified_in` (the PMID or DOI read) and, for numbers, a source.
 
+-- Soft keys: on a table that other tables reference (sources, studies, arms, guidelines), DuckDB 2.0 rejects any
+-- UPDATE of an indexed column ("still referenced by a foreign key"). The few foreign-key columns of those tables
+-- that editors must be able to change are declared as plain columns here and checked as foreign keys by
+-- kb/validate.py (kb.schema.SOFT_FOREIGN_KEYS), on every build, check and edit.
+
 -- ---------------------------------------------------------------- vocabularies
 CREATE TABLE pub_types (
     pub_type VARCHAR PRIMARY KEY,
@@ -92,7 +97,7 @@ CREATE TABLE sources (
     pages VARCHAR,
     doi VARCHAR CHECK (doi IS NULL OR doi LIKE '10.%'),
     pmid VARCHAR CHECK (pmid IS NULL OR regexp_full_match(pmid, '[0-9]{1,9}')),
-    pub_type VARCHAR NOT NULL REFERENCES pub_types (pub_type),
+    pub_type VARCHAR NOT NULL,              -- soft key -> pub_types (see SOFT_FOREIGN_KEYS)
     verification VARCHAR NOT NULL CHECK (verification IN ('verified', 'secondary', 'unverified')),
     verified_in VARCHAR,
     note VARCHAR,
@@ -105,7 +110,7 @@ CREATE TABLE studies (
     short_name VARCHAR NOT NULL,
     aliases VARCHAR,                        -- ';'-separated acronyms and other names users search for
     nct_id VARCHAR CHECK (nct_id IS NULL OR regexp_full_match(nct_id, 'NCT[0-9]{8}')),
-    design_id VARCHAR NOT NULL REFERENCES designs (design_id),
+    design_id VARCHAR NOT NULL,             -- soft key -> designs
     phase VARCHAR CHECK (phase IS NULL OR phase IN ('1', '1/2', '2', '2/3', '3', '3b', '4')),
     randomized BOOLEAN NOT NULL,
     status VARCHAR CHECK (status IS NULL OR status IN ('completed', 'ongoing', 'terminated_early', 'published_abstract')),
@@ -120,7 +125,7 @@ CREATE TABLE studies (
     size_note VARCHAR,
     primary_endpoint VARCHAR,
     key_result VARCHAR,
-    evidence_level INTEGER REFERENCES evidence_levels (evidence_level),
+    evidence_level INTEGER CHECK (evidence_level BETWEEN 1 AND 5),  -- soft key -> evidence_levels
     verification VARCHAR NOT NULL CHECK (verification IN ('verified', 'secondary', 'unverified')),
     verified_in VARCHAR,
     note VARCHAR,
@@ -159,7 +164,7 @@ CREATE TABLE arms (
     n_patients INTEGER CHECK (n_patients >= 0),
     total_dose_gy DOUBLE CHECK (total_dose_gy > 0),
     fractions INTEGER CHECK (fractions >= 1),
-    drug_id VARCHAR REFERENCES drugs (drug_id),
+    drug_id VARCHAR,                        -- soft key -> drugs
     description VARCHAR,
     CHECK (total_dose_gy IS NULL OR fractions IS NOT NULL)
 );
@@ -210,7 +215,7 @@ CREATE TABLE guidelines (
     kind VARCHAR NOT NULL CHECK (kind IN ('guideline', 'consensus', 'appropriate_use', 'workshop', 'quality_indicators')),
     scope VARCHAR,
     grading_system VARCHAR,
-    source_id VARCHAR NOT NULL REFERENCES sources (source_id),
+    source_id VARCHAR NOT NULL,             -- soft key -> sources
     verification VARCHAR NOT NULL CHECK (verification IN ('verified', 'secondary', 'unverified')),
     verified_in VARCHAR,
     note VARCHAR,

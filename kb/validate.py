@@ -24,6 +24,26 @@ _P_VALUE = re.compile(r"(<|>|=)?(0|1|0?\.[0-9]+|1\.0+)")
 _NCT = re.compile(r"NCT[0-9]{8}")
 _PMID = re.compile(r"[0-9]{1,9}")
 
+# Controlled values that schema.sql enforces with CHECK (col IN (...)); mirrored here for clear messages.
+ALLOWED: dict[str, dict[str, tuple]] = {
+    "sources": {"cited_in": ("srs_review_2025", "seed_review", "editor")},
+    "studies": {"phase": ("1", "1/2", "2", "2/3", "3", "3b", "4"),
+                "status": ("completed", "ongoing", "terminated_early", "published_abstract")},
+    "study_sources": {"role": ("primary", "update", "secondary_analysis", "protocol", "abstract")},
+    "outcomes": {"statistic": ("proportion", "median", "mean", "hazard_ratio", "odds_ratio", "risk_ratio", "count",
+                               "difference"),
+                 "unit": ("%", "months", "ratio", "patients", "lesions", "points", "weeks", "days")},
+    "guidelines": {"kind": ("guideline", "consensus", "appropriate_use", "workshop", "quality_indicators")},
+    "dose_schedules": {"category": ("single_fraction", "fractionated_intact", "postoperative", "preoperative", "wbrt",
+                                    "ha_wbrt", "salvage", "normal_tissue")},
+    "drug_toxicity": {"unit_of_analysis": ("patients", "lesions", "treatments"),
+                      "effect_measure": ("OR", "HR", "RR", "SHR", "IRR")},
+    "imaging": {"purpose": ("detection", "rn_vs_progression", "treatment_planning", "response_assessment",
+                            "prediction", "surveillance")},
+    "interventions": {"kind": ("radiation", "surgery", "drug", "device", "none")},
+    "audit_log": {"action": ("create", "update", "retire", "revert", "import")},
+}
+
 # Human names for columns, used in messages.
 LABELS = {
     "year": "year", "enrol_start_year": "enrolment start year", "enrol_end_year": "enrolment end year",
@@ -139,6 +159,21 @@ def _rules(table: str, r: Mapping[str, Any]) -> Iterable[tuple[str, str]]:
             yield col, f"p value {value!r} should look like 0.03, <0.001 or =0.2"
         elif col == "auc" and not 0 <= value <= 1:
             yield col, f"AUC {value:g} must be between 0 and 1"
+    for col, allowed in ALLOWED.get(table, {}).items():
+        if r.get(col) is not None and r[col] not in allowed:
+            yield col, f"{label(col)} {r[col]!r} is not allowed — choose one of: {', '.join(allowed)}"
+    if r.get("ref_number") is not None and not 1 <= r["ref_number"] <= 263:
+        yield "ref_number", f"reference number {r['ref_number']} must be between 1 and 263"
+    if r.get("timepoint_months") is not None and r["timepoint_months"] <= 0:
+        yield "timepoint_months", "the timepoint must be after 0 months"
+    if r.get("effect_value") is not None and r["effect_value"] <= 0:
+        yield "effect_value", f"an effect size (ratio) must be greater than 0 (got {r['effect_value']:g})"
+    if table == "outcomes" and r.get("unit") == "%":
+        for col in ("ci_low", "ci_high"):
+            if r.get(col) is not None and not 0 <= r[col] <= 100:
+                yield col, f"a percentage CI bound must be between 0 and 100 (got {r[col]:g})"
+    if table == "outcomes" and r.get("statistic") == "count" and r.get("value") is not None and r["value"] < 0:
+        yield "value", "a count cannot be negative"
     if "verification" in r:
         v = r.get("verification")
         if v not in VERIFICATION:
@@ -291,11 +326,6 @@ def validate_tables(frames: Mapping[str, list[dict[str, Any]]],
 def _cross_table(typed: Mapping[str, list[dict]]) -> list[Problem]:
     """Consistency across tables: arms and outcomes belong to their study, arm sizes fit the study."""
     problems = []
-    histology_ids = {r["histology_id"] for r in typed.get("histologies", [])}
-    for h in typed.get("histologies", []):
-        if h.get("parent_id") and h["parent_id"] not in histology_ids:
-            problems.append(Problem("histologies", h["_line"], "parent_id",
-                                    f"parent histology {h['parent_id']!r} does not exist", h["_file"]))
     studies = {r["study_id"]: r for r in typed.get("studies", [])}
     arms = {r["arm_id"]: r for r in typed.get("arms", [])}
     for a in typed.get("arms", []):

@@ -38,6 +38,29 @@ def param_text(name: str, max_len: int = 200) -> str:
     return (st.query_params.get(name) or "")[:max_len]
 
 
+def param_float(name: str, default: float | None, low: float | None = None,
+                high: float | None = None) -> float | None:
+    """A number from the URL, clamped to [low, high]; the default when absent or not a finite number."""
+    raw = st.query_params.get(name)
+    try:
+        value = float(raw) if raw is not None else default
+    except ValueError:
+        return default
+    if value is not None and value != value:  # NaN
+        return default
+    if value is not None and low is not None:
+        value = max(low, value)
+    if value is not None and high is not None:
+        value = min(high, value)
+    return value
+
+
+def param_choice(name: str, allowed: Sequence[str], default: str | None = None) -> str | None:
+    """One value from the URL if it is one of ``allowed``, else the default."""
+    value = st.query_params.get(name)
+    return value if value in allowed else default
+
+
 def sync_params(**values: Any) -> None:
     """Write the current filters to the URL so the view can be shared; drops empty ones."""
     for key, value in values.items():
@@ -60,6 +83,52 @@ def download_csv(frame: pd.DataFrame, file_name: str, label: str = "Download CSV
 
 def empty_state(message: str) -> None:
     st.info(message, icon=":material/filter_alt_off:")
+
+
+def no_match_message(what: str, active_filters: Sequence[str]) -> str:
+    """'No study matches — clear the setting filter or the year filter.' (names the filters that are set)."""
+    if not active_filters:
+        return f"No {what} is recorded yet."
+    names = [f"the {name} filter" for name in active_filters[-2:]]
+    return f"No {what} matches — clear " + " or ".join(names) + " (or any other filter set above)."
+
+
+def verification_caption(values: Sequence[str | None], what: str = "rows shown") -> None:
+    """How many of the shown figures are verified, e.g. 'Verification of rows shown: 12 of 14 verified · …'."""
+    from kb.queries import verification_tally
+
+    st.caption(f"Verification of {what}: {verification_tally(values)}")
+
+
+MARKDOWN_SPECIAL = set("\\`*_{}[]()<>#+-.!|~:$")
+
+
+def escape(value: Any) -> str:
+    """Stored text made inert for ``st.markdown``: every Markdown character is backslash-escaped, so links,
+    emphasis and HTML in the data show as the characters they are. (Streamlit already escapes HTML.)"""
+    return "".join("\\" + ch if ch in MARKDOWN_SPECIAL else ch for ch in str(value)).replace("\n", " ")
+
+
+def present(value: Any) -> bool:
+    """True for a value worth showing (not None, NaN or blank)."""
+    if value is None:
+        return False
+    try:
+        if pd.isna(value):
+            return False
+    except (TypeError, ValueError):
+        pass
+    return str(value).strip() != ""
+
+
+def plural(n: int, singular: str, plural_: str | None = None) -> str:
+    """'1 study', '3 studies' — the noun agrees with the number."""
+    return f"{n} {singular if n == 1 else (plural_ or singular + 's')}"
+
+
+def badge(status: str | None) -> str:
+    """The verification badge for a status ('✅ verified')."""
+    return VERIFICATION_BADGES.get(status or "", status or "")
 
 
 def footer(release: dict[str, str]) -> None:

@@ -1,0 +1,312 @@
+"""Editor accounts and sign-in. Readers never sign in; only editors do, to propose and review changes.
+
+Two ways to sign in:
+
+- **Local accounts** (the default). ``python -m kb add-editor NAME`` asks the password twice (at least
+  ``MIN_PASSWORD_LENGTH`` characters) and stores only a salted ``hashlib.scrypt`` hash
+  (``scrypt$n$r$p$salt$hash``, base64). There is no default account and no password in the code or the repository.
+  Failed sign-ins are recorded in ``login_attempts``; after ``FREE_FAILURES`` failures in a row the name is locked
+  for a delay that doubles with each further failure (``lockout_seconds``), and every failure costs a full scrypt.
+- **An OIDC provider** (Google, Microsoft Entra, Okta, Auth0…), when ``.streamlit/secrets.toml`` has an ``[auth]``
+  section. The editor page then shows Streamlit's ``st.login()`` button instead of the password form. The provider
+  proves who the person is; the KB still decides who may edit: the e-mail address must be registered with
+  ``python -m kb add-editor someone@example.org --oidc`` (no password is stored for it)::
+
+      [auth]
+      redirect_uri = "https://kb.example.org/oauth2callback"
+      cookie_secret = "<a long random string>"
+      client_id = "<from the provider>"
+      client_secret = "<from the provider>"
+      server_metadata_url = "https://accounts.google.com/.well-known/openid-configuration"
+
+This module never imports Streamlit; ``pages/editor.py`` calls it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import datetime as dt
+import getpass
+import hashlib
+import hmac
+import os
+import re
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+
+MIN_PASSWORD_LENGTH = 12
+# scrypt cost: n=2**16, r=8 → 64 MiB and ~0.2 s per hash on one core (OWASP's floor is n=2**17 at 128 MiB; this
+# machine class serves many readers on 2 cores). The parameters are stored in each hash, so raising them later
+# keeps old hashes valid.
+SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**16, 8, 1
+FREE_FAILURES = 3            # failures in a row before the name is locked
+LOCKOUT_BASE_SECONDS = 30    # first lock; doubles with each further failure
+LOCKOUT_MAX_SECONDS = 3600
+NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@+-]{1,99}")
+
+
+class AuthError(Exception):
+    """A sign-in or account problem, said as a sentence for the person at the keyboard."""
+
+
+@dataclass(frozen=True)
+class SignInResult:
+    ok: bool
+    message: str
+    retry_after_s: int = 0
+
+
+# ------------------------------------------------------------------------------------------------ hashing
+def hash_password(password: str, n: int | None = None, r: int | None = None, p: int | None = None) -> str:
+    """A salted scrypt hash with its parameters, e.g. ``scrypt$65536$8$1$<salt>$<hash>``.
+
+    >>> h = hash_password("correct horse battery", n=2**10)
+    >>> h.startswith("scrypt$1024$8$1$"), verify_password(h, "correct horse battery"), verify_password(h, "wrong")
+    (True, True, False)
+    """
+    n, r, p = n or SCRYPT_N, r or SCRYPT_R, p or SCRYPT_P
+    salt = os.urandom(16)
+    digest = _scrypt(password, salt, n, r, p)
+    encoded = [base64.b64encode(salt).decode(), base64.b64encode(digest).decode()]
+    return "$".join(["scrypt", str(n), str(r), str(p), *encoded])
+
+
+def verify_password(stored: str | None, password: str) -> bool:
+    """True when ``password`` matches the stored hash (constant-time comparison)."""
+    try:
+        kind, n, r, p, salt, digest = (stored or "").split("$")
+        if kind != "scrypt":
+            return False
+        expected = base64.b64decode(digest)
+        actual = _scrypt(password, base64.b64decode(salt), int(n), int(r), int(p))
+    except (ValueError, TypeError):
+        return False
+    return hmac.compare_digest(expected, actual)
+
+
+def _scrypt(password: str, salt: bytes, n: int, r: int, p: int) -> bytes:
+    return hashlib.scrypt(password.encode("utf-8"), salt=salt, n=n, r=r, p=p, dklen=32,
+                          maxmem=256 * r * n * p + 1024 * 1024)
+
+
+# A hash of a random password, checked when the name is unknown so a wrong name costs as long as a wrong password.
+_DUMMY_HASH: str | None = None
+
+
+def _dummy_hash() -> str:
+    global _DUMMY_HASH
+    if _DUMMY_HASH is None:
+        _DUMMY_HASH = hash_password(base64.b64encode(os.urandom(24)).decode())
+    return _DUMMY_HASH
+
+
+# ------------------------------------------------------------------------------------------------ accounts
+def check_new_password(password: str, repeated: str) -> str | None:
+    """The problem with a new password, or None.
+
+    >>> check_new_password("short", "short")
+    'The password must have at least 12 characters (it has 5).'
+    """
+    if password != repeated:
+        return "The two passwords differ."
+    if len(password) < MIN_PASSWORD_LENGTH:
+        return f"The password must have at least {MIN_PASSWORD_LENGTH} characters (it has {len(password)})."
+    if password.strip() != password:
+        return "The password must not start or end with spaces."
+    return None
+
+
+def check_name(name: str) -> str | None:
+    if not NAME_PATTERN.fullmatch(name or ""):
+        return ("An editor name has 2–100 letters, digits or . _ @ + - and starts with a letter or digit "
+                f"(got {name!r}).")
+    return None
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+
+
+def add_editor(con: duckdb.DuckDBPyConnection, name: str, password: str | None = None, oidc: bool = False,
+               replace: bool = False) -> None:
+    """Create an editor account (or, with ``replace``, set a new password). ``oidc`` accounts have no password."""
+    from kb.edits import ensure_runtime_schema
+
+    problem = check_name(name)
+    if problem:
+        raise AuthError(problem)
+    if not oidc and (password is None or len(password) < MIN_PASSWORD_LENGTH):
+        raise AuthError(f"The password must have at least {MIN_PASSWORD_LENGTH} characters.")
+    ensure_runtime_schema(con)
+    stored = None if oidc else hash_password(password or "")
+    cur = con.cursor()
+    try:
+        exists = cur.execute("SELECT count(*) FROM editors WHERE name = ?", [name]).fetchone()[0]
+        if exists and not replace:
+            raise AuthError(f"An editor named {name!r} already exists (use --reset-password to change the password).")
+        if exists:
+            cur.execute("UPDATE editors SET password_hash = ?, sign_in = ?, active = true WHERE name = ?",
+                        [stored, "oidc" if oidc else "password", name])
+        else:
+            cur.execute("INSERT INTO editors VALUES (?, ?, ?, ?, true)",
+                        [name, stored, "oidc" if oidc else "password", _now()])
+    finally:
+        cur.close()
+
+
+def deactivate_editor(con: duckdb.DuckDBPyConnection, name: str) -> bool:
+    """Stop an account from signing in (its history stays). True when the account existed."""
+    cur = con.cursor()
+    try:
+        found = cur.execute("SELECT count(*) FROM editors WHERE name = ?", [name]).fetchone()[0]
+        if found:
+            cur.execute("UPDATE editors SET active = false WHERE name = ?", [name])
+        return bool(found)
+    finally:
+        cur.close()
+
+
+def editors(con: duckdb.DuckDBPyConnection) -> list[tuple[str, str, bool]]:
+    """(name, sign_in, active) of every account; [] when the database has no accounts table yet."""
+    cur = con.cursor()
+    try:
+        return [tuple(r) for r in cur.execute("SELECT name, sign_in, active FROM editors ORDER BY name").fetchall()]
+    except duckdb.CatalogException:
+        return []
+    finally:
+        cur.close()
+
+
+def is_editor(con: duckdb.DuckDBPyConnection, name: str | None) -> bool:
+    """True for an active account (used for OIDC: the provider's e-mail must be registered)."""
+    if not name:
+        return False
+    cur = con.cursor()
+    try:
+        row = cur.execute("SELECT active FROM editors WHERE name = ?", [name]).fetchone()
+        return bool(row and row[0])
+    except duckdb.CatalogException:
+        return False
+    finally:
+        cur.close()
+
+
+# ------------------------------------------------------------------------------------------------ sign-in
+def lockout_seconds(failures_in_a_row: int) -> int:
+    """How long a name is locked after this many failures in a row.
+
+    >>> [lockout_seconds(n) for n in (1, 3, 4, 5, 6, 20)]
+    [0, 0, 30, 60, 120, 3600]
+    """
+    if failures_in_a_row <= FREE_FAILURES:
+        return 0
+    return min(LOCKOUT_BASE_SECONDS * 2 ** (failures_in_a_row - FREE_FAILURES - 1), LOCKOUT_MAX_SECONDS)
+
+
+def _failures(cur: duckdb.DuckDBPyConnection, name: str) -> tuple[int, dt.datetime | None]:
+    """Failures since the last success (within a day) and the time of the latest one."""
+    row = cur.execute(
+        "SELECT count(*), max(attempted_at) FROM login_attempts WHERE name = ? AND NOT success "
+        "AND attempted_at > coalesce((SELECT max(attempted_at) FROM login_attempts WHERE name = ? AND success), "
+        "TIMESTAMP '1900-01-01') AND attempted_at > ?",
+        [name, name, _now() - dt.timedelta(days=1)]).fetchone()
+    return int(row[0]), row[1]
+
+
+def sign_in(con: duckdb.DuckDBPyConnection, name: str, password: str) -> SignInResult:
+    """Check a local account's password, with lockout after repeated failures. Records the attempt.
+
+    The message never says whether the name exists.
+    """
+    from kb.edits import ensure_runtime_schema
+
+    name = (name or "").strip()
+    ensure_runtime_schema(con)
+    cur = con.cursor()
+    try:
+        failures, last = _failures(cur, name)
+        wait = lockout_seconds(failures)
+        if wait and last is not None:
+            remaining = int((last + dt.timedelta(seconds=wait) - _now()).total_seconds()) + 1
+            if remaining > 0:
+                return SignInResult(False, f"Too many failed sign-ins for this name. Try again in {remaining} s.",
+                                    remaining)
+        row = cur.execute("SELECT password_hash, sign_in, active FROM editors WHERE name = ?", [name]).fetchone()
+        usable = bool(row and row[1] == "password" and row[2])
+        ok = verify_password(row[0] if usable else _dummy_hash(), password) and usable
+        cur.execute("INSERT INTO login_attempts VALUES (?, ?, ?)", [name, _now(), ok])
+        if ok:
+            return SignInResult(True, f"Signed in as {name}.")
+        wait = lockout_seconds(failures + 1)
+        suffix = f" Too many failures: locked for {wait} s." if wait else ""
+        return SignInResult(False, "Wrong name or password." + suffix, wait)
+    finally:
+        cur.close()
+
+
+# ------------------------------------------------------------------------------------------------ command line
+def cmd_add_editor(args: argparse.Namespace) -> int:
+    from kb.build import ensure_built
+    from kb.config import db_path
+
+    path = Path(args.db) if args.db else db_path()
+    problem = check_name(args.name)
+    if problem:
+        print(problem, file=sys.stderr)
+        return 1
+    password = None
+    if not args.oidc:
+        password = getpass.getpass(f"Password for {args.name} (at least {MIN_PASSWORD_LENGTH} characters): ")
+        repeated = getpass.getpass("The same password again: ")
+        problem = check_new_password(password, repeated)
+        if problem:
+            print(problem + " No account was created.", file=sys.stderr)
+            return 1
+    try:
+        ensure_built(path)
+        con = duckdb.connect(str(path))
+    except duckdb.IOException as exc:
+        print(f"Cannot open {path} for writing ({exc}). Stop the app that holds it, or run this on the editor "
+              "instance.", file=sys.stderr)
+        return 1
+    try:
+        add_editor(con, args.name, password, oidc=args.oidc, replace=args.reset_password)
+    except AuthError as exc:
+        print(exc, file=sys.stderr)
+        return 1
+    finally:
+        con.close()
+    how = "signs in with the OIDC provider" if args.oidc else "signs in with the password just set"
+    print(f"Editor {args.name} {'updated' if args.reset_password else 'created'} in {path}; {how}.")
+    return 0
+
+
+def cmd_remove_editor(args: argparse.Namespace) -> int:
+    from kb.config import db_path
+
+    con = duckdb.connect(str(Path(args.db) if args.db else db_path()))
+    try:
+        if not deactivate_editor(con, args.name):
+            print(f"No editor named {args.name!r}.", file=sys.stderr)
+            return 1
+    finally:
+        con.close()
+    print(f"Editor {args.name} can no longer sign in (their history is kept).")
+    return 0
+
+
+def register_cli(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("add-editor", help="create an editor account (asks the password twice)")
+    p.add_argument("name", help="the editor's name (or e-mail address for --oidc)")
+    p.add_argument("--oidc", action="store_true", help="signs in through the OIDC provider; no password stored")
+    p.add_argument("--reset-password", action="store_true", help="set a new password for an existing account")
+    p.add_argument("--db", help="database path (default: $KB_DB or brainmets.duckdb)")
+    p.set_defaults(func=cmd_add_editor)
+    p = sub.add_parser("remove-editor", help="stop an editor account from signing in")
+    p.add_argument("name")
+    p.add_argument("--db", help="database path (default: $KB_DB or brainmets.duckdb)")
+    p.set_defaults(func=cmd_remove_editor)

@@ -1,0 +1,334 @@
+"""Real browser: Playwright drives Debian's chromium against `streamlit run app.py` on a free port.
+
+Every page is visited, one filter applied and its visible result checked; a screenshot per page is saved at
+1440×900 and 390×844 into tests/artifacts/. Any Streamlit exception box or browser console error fails the test.
+Without /usr/bin/chromium the tests skip (install it with `apt-get install chromium`); in CI (env CI set) they fail.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+SIZES = ((1440, 900), (390, 844))
+# Streamlit's own probe when a page's URL is opened directly: it first tries <page>/_stcore/health (404), then
+# /_stcore/health (streamlit/streamlit#7074, open). Not an app error; every other console error fails the test.
+KNOWN_STREAMLIT_PROBE = re.compile(r"status of 404 .*\(https?://[^/]+/[\w-]+/_stcore/(health|host-config|"
+                                   r"allowed-message-origins)\)$")
+TIMEOUT_MS = 45_000
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+
+def _require_chromium() -> None:
+    if CHROMIUM.exists():
+        return
+    message = f"{CHROMIUM} is missing: install Debian's chromium with `apt-get install chromium`"
+    if os.environ.get("CI"):
+        pytest.fail(message)
+    pytest.skip(message)
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@contextlib.contextmanager
+def serve(db: Path, log_path: Path):
+    """`streamlit run app.py` on a free port against the database ``db``; yields its URL, stops it after."""
+    port = _free_port()
+    env = {**os.environ, "KB_DB": str(db)}
+    env.pop("KB_READ_ONLY", None)
+    with log_path.open("w") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port), "--server.address",
+             "127.0.0.1", "--server.headless", "true", "--browser.gatherUsageStats", "false",
+             "--server.fileWatcherType", "none"],
+            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+        url = f"http://127.0.0.1:{port}"
+        try:
+            deadline = time.time() + 60
+            while True:
+                try:
+                    with urllib.request.urlopen(url + "/_stcore/health", timeout=2) as response:
+                        if response.read().strip() == b"ok":
+                            break
+                except OSError:
+                    pass
+                if process.poll() is not None or time.time() > deadline:
+                    raise RuntimeError(f"streamlit did not start; see {log_path}")
+                time.sleep(0.3)
+            yield url
+        finally:
+            process.terminate()
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+
+
+@pytest.fixture(scope="module")
+def kb_db(tmp_path_factory) -> Path:
+    """A database built from data/ in a temporary folder (never the repository's)."""
+    _require_chromium()
+    from kb.build import build
+
+    db = tmp_path_factory.mktemp("browser") / "kb.duckdb"
+    build(db)
+    return db
+
+
+@pytest.fixture(scope="module")
+def browser(kb_db):
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture(scope="module")
+def app_url(kb_db, browser, tmp_path_factory):
+    """The app served for the module's page visits, opened once at '/' first: until app.py has run, Streamlit
+    treats the pages/ folder as an old-style multipage app (see the xfail test below)."""
+    with serve(kb_db, tmp_path_factory.getbasetemp() / "streamlit.log") as url:
+        warm_up = Visit(browser, url, 1440, 900)
+        try:
+            warm_up.open("/")
+        finally:
+            warm_up.close()
+        yield url
+
+
+@pytest.fixture(scope="module")
+def artifacts():
+    ARTIFACTS.mkdir(exist_ok=True)
+    return ARTIFACTS
+
+
+class Visit:
+    """One browser page at one size, recording console errors and uncaught page errors."""
+
+    def __init__(self, browser, app_url: str, width: int, height: int):
+        self.context = browser.new_context(viewport={"width": width, "height": height})
+        self.page = self.context.new_page()
+        self.page.set_default_timeout(TIMEOUT_MS)
+        self.app_url = app_url
+        self.errors: list[str] = []
+        self.page.on("console", lambda msg: msg.type == "error" and self.errors.append(
+            f"{msg.text} ({msg.location.get('url', '')})"))
+        self.page.on("pageerror", lambda exc: self.errors.append(str(exc)))
+
+    def open(self, path: str) -> None:
+        self.page.goto(self.app_url + path)
+        self.settle()
+
+    def settle(self) -> None:
+        """Wait until the script run is over (Streamlit marks the app root) and nothing is still loading."""
+        page = self.page
+        page.wait_for_selector('[data-testid="stApp"]')
+        page.wait_for_timeout(300)
+        page.wait_for_function(
+            "() => { const app = document.querySelector('[data-testid=\"stApp\"]');"
+            " return app && app.getAttribute('data-test-script-state') === 'notRunning'; }")
+        page.wait_for_selector('[data-testid="stSpinner"]', state="detached")
+        page.wait_for_timeout(400)
+
+    def text_input(self, label: str, text: str, url_has: str) -> None:
+        """Type into a text input and wait until the filter reaches the URL (the rerun has happened)."""
+        box = self.page.get_by_label(label, exact=True)
+        box.fill(text)
+        box.press("Enter")
+        self.page.wait_for_url(re.compile(re.escape(url_has)))
+        self.settle()
+
+    def multiselect(self, label: str, option: str, url_has: str) -> None:
+        """Pick one option of a multiselect and wait until the filter reaches the URL."""
+        widget = self.page.locator('[data-testid="stMultiSelect"]').filter(has_text=label)
+        box = widget.locator("input").first
+        box.click()
+        box.fill(option)
+        self.page.get_by_role("option", name=option, exact=True).wait_for()
+        box.press("Enter")
+        self.page.keyboard.press("Escape")
+        self.page.wait_for_url(re.compile(re.escape(url_has)))
+        self.settle()
+
+    def table_text(self) -> str:
+        """The first table's cells (the grid draws on a canvas; its accessible copy holds the text)."""
+        return self.page.locator('[data-testid="stDataFrame"]').first.text_content() or ""
+
+    def check_clean(self) -> None:
+        exceptions = self.page.locator('[data-testid="stException"]')
+        assert exceptions.count() == 0, exceptions.first.inner_text()
+        errors = [e for e in self.errors if not KNOWN_STREAMLIT_PROBE.search(e)]
+        assert not errors, errors
+
+    def screenshot(self, name: str, width: int, height: int) -> None:
+        """The viewport from the top of the page (the main area scrolls inside the app, not the document)."""
+        self.page.evaluate("() => { document.activeElement && document.activeElement.blur();"
+                           " for (const el of document.querySelectorAll('[data-testid=\"stMain\"], section.main'))"
+                           " el.scrollTo(0, 0); window.scrollTo(0, 0); }")
+        self.page.wait_for_timeout(300)
+        self.page.screenshot(path=str(ARTIFACTS / f"{name}_{width}x{height}.png"))
+
+    def close(self) -> None:
+        self.context.close()
+
+
+def _sources(v: Visit) -> None:
+    v.open("/sources")
+    v.text_input("Filter by words in authors, title, journal, DOI or year", "Brown 2016 cognitive", "q=Brown")
+    assert re.search(r"\b[1-9]\d* of \d+ sources", v.page.inner_text("body"))
+    assert "Brown PD" in v.table_text()
+
+
+def _home(v: Visit) -> None:
+    v.open("/")
+    body = v.page.inner_text("body")
+    assert "BrainMets KB" in body and "not medical advice" in body
+
+
+def _most_studied_histology() -> str:
+    """From data/: the histology with most studies — the top bar of the dashboard's histology chart."""
+    import pandas as pd
+
+    links = pd.read_csv(ROOT / "data/study_histologies.csv", dtype=str)
+    names = pd.read_csv(ROOT / "data/histologies.csv", dtype=str).set_index("histology_id")["name"]
+    counts = links.groupby("histology_id")["study_id"].nunique().rename("n").reset_index()
+    counts["name"] = counts["histology_id"].map(names)
+    return counts.sort_values(["n", "name"], ascending=[False, True])["histology_id"].iloc[0]
+
+
+def _dashboard(v: Visit) -> None:
+    v.open("/dashboard")
+    assert "Studies by year and design" in v.page.inner_text("body")
+    # a click on a bar opens the explorer filtered: the histology chart is the 4th chart, its top bar the largest
+    chart = v.page.locator('[data-testid="stVegaLiteChart"]').nth(3)
+    chart.scroll_into_view_if_needed()
+    box = chart.locator("canvas, svg.marks").first.bounding_box()
+    v.page.mouse.click(box["x"] + box["width"] * 0.6, box["y"] + 14)
+    v.page.wait_for_url(re.compile("/explorer"))
+    v.settle()
+    assert re.search(rf"histology={_most_studied_histology()}(&|$)", v.page.url)
+    # the links under the charts do the same
+    v.open("/dashboard")
+    v.page.get_by_text("The numbers behind the charts").click()
+    v.page.get_by_role("link", name=re.compile(r"^Melanoma \(\d+\)$")).click()
+    v.page.wait_for_url(re.compile(r"/explorer\?histology=melanoma$"))
+    v.settle()
+    assert "CheckMate 204" in v.table_text()
+    v.open("/dashboard")  # back, for the screenshot
+
+
+def _explorer(v: Visit) -> None:
+    v.open("/explorer")
+    v.multiselect("Histology or molecular subtype", "Melanoma", "histology=melanoma")
+    assert re.search(r"histology=melanoma(&|$)", v.page.url)
+    body = v.page.inner_text("body")
+    assert re.search(r"\d+ of \d+ studies", body)
+    cells = v.table_text()
+    assert "CheckMate 204" in cells and "COMBI-MB" in cells and "N0574" not in cells
+    # selecting a row (its checkbox, left of the first data row) opens that study below the table
+    grid = v.page.locator('[data-testid="stDataFrame"]').first
+    first_row = grid.locator("table tr").nth(1).text_content()
+    grid.scroll_into_view_if_needed()
+    box = grid.bounding_box()
+    v.page.mouse.click(box["x"] + 16, box["y"] + 35 + 17)
+    v.page.wait_for_url(re.compile(r"study=\w+"))
+    v.settle()
+    assert v.page.locator("h4").first.inner_text() in first_row
+    v.open("/explorer?histology=melanoma&study=checkmate204")
+    assert "CheckMate 204" in v.page.locator("h4").first.inner_text()
+
+
+def _dosing(v: Visit) -> None:
+    v.open("/dosing")
+    v.text_input("Schedules to compare", "25/5", "calc=25")
+    calculator = v.page.locator('[data-testid="stDataFrame"]').filter(has_text="25 Gy / 5 fx").first
+    cells = calculator.text_content()
+    assert "24 Gy / 1 fx" not in cells
+    if v.page.viewport_size["width"] >= 1000:  # the grid's text holds only the columns in view
+        assert "37.5" in cells
+
+
+def _toxicity(v: Visit) -> None:
+    v.open("/toxicity")
+    assert "Lead example: trastuzumab emtansine (T-DM1)" in v.page.inner_text("body")
+    v.multiselect("Histology", "Melanoma", "histology=melanoma")
+    assert re.search(r"histology=melanoma(&|$)", v.page.url)
+    assert re.search(r"\d+ signals", v.page.inner_text("body"))
+
+
+def _guidelines(v: Visit) -> None:
+    v.open("/guidelines")
+    v.text_input("Words in the recommendation or population", "memantine", "q=memantine")
+    assert re.search(r"\b[1-9]\d* recommendations? from", v.page.inner_text("body"))
+    assert "memantine" in v.table_text().lower()
+
+
+def _imaging(v: Visit) -> None:
+    v.open("/imaging")
+    v.multiselect("Purpose", "Radionecrosis vs progression", "purpose=rn_vs_progression")
+    body = v.page.inner_text("body")
+    assert "Sensitivity and specificity" in body
+    assert "Detection" not in v.table_text() and "Radionecrosis vs progression" in v.table_text()
+
+
+PAGES = {"home": _home, "sources": _sources, "dashboard": _dashboard, "explorer": _explorer, "dosing": _dosing,
+         "toxicity": _toxicity, "guidelines": _guidelines, "imaging": _imaging}
+
+
+@pytest.mark.parametrize("width, height", SIZES, ids=[f"{w}x{h}" for w, h in SIZES])
+@pytest.mark.parametrize("name", list(PAGES))
+def test_page_applies_a_filter_and_renders_cleanly(browser, app_url, artifacts, name, width, height):
+    visit = Visit(browser, app_url, width, height)
+    try:
+        PAGES[name](visit)
+        visit.check_clean()
+        visit.screenshot(name, width, height)
+    finally:
+        visit.close()
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "Streamlit sees the pages/ folder next to app.py and starts in its old multipage mode: until someone opens "
+    "'/', a shared link runs pages/<page>.py alone (no app.py: no navigation sections, no wide layout, no "
+    "page config). Fix: rename pages/ (e.g. views/) — a repository-wide change for the lead."))
+def test_a_shared_link_opened_first_after_start_gets_the_full_app(browser, kb_db, tmp_path):
+    with serve(kb_db, tmp_path / "streamlit-fresh.log") as url:
+        visit = Visit(browser, url, 1440, 900)
+        try:
+            visit.open("/explorer?histology=melanoma")
+            sidebar = visit.page.locator('[data-testid="stSidebar"]').inner_text()
+            assert "Evidence" in sidebar and "Trial explorer" in sidebar
+            assert "Research and education tool" in sidebar
+        finally:
+            visit.close()
+
+
+def test_missing_chromium_message_names_the_install_command(monkeypatch):
+    monkeypatch.setattr(sys.modules[__name__], "CHROMIUM", Path("/nonexistent/chromium"))
+    monkeypatch.delenv("CI", raising=False)
+    with pytest.raises(pytest.skip.Exception, match="apt-get install chromium"):
+        _require_chromium()
+    monkeypatch.setenv("CI", "1")
+    with pytest.raises(pytest.fail.Exception, match="apt-get install chromium"):
+        _require_chromium()

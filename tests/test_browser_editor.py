@@ -1,0 +1,144 @@
+"""One real-browser test of a full edit: alice signs in and proposes, bob signs in and accepts, readers see it.
+
+Drives Debian's chromium through Playwright against `streamlit run app.py` on a private database. Skipped with a
+message when chromium is missing, unless CI is set (then it fails).
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import duckdb
+import pytest
+from editing_fixtures import PASSWORDS, cheap_scrypt, editor_db, template_db  # noqa: F401
+
+ROOT = Path(__file__).resolve().parent.parent
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+NEW_RESULT = "Memantine delayed cognitive decline (browser test) <b>bold?</b> [open](javascript:alert(4))"
+PAYLOAD = "XSS-7 <script>alert(1)</script><img src=x onerror=alert(2)> [open](javascript:alert(3))"
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+
+@pytest.fixture
+def chromium() -> Path:
+    if not CHROMIUM.exists():
+        if os.environ.get("CI"):
+            pytest.fail(f"{CHROMIUM} is missing (CI is set, so this is a failure: install Debian's chromium)")
+        pytest.skip(f"{CHROMIUM} is missing: install Debian's chromium to run the real-browser test")
+    return CHROMIUM
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def server(editor_db):
+    """`streamlit run app.py` on the private database (the test process keeps no connection to it)."""
+    port = free_port()
+    log = open(editor_db.parent / "streamlit.log", "w")
+    proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
+                             "--server.address", "127.0.0.1", "--server.headless", "true",
+                             "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"],
+                            cwd=ROOT, env={**os.environ, "KB_DB": str(editor_db)}, stdout=log,
+                            stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            urllib.request.urlopen(url + "/_stcore/health", timeout=1)
+            break
+        except OSError:
+            time.sleep(0.2)
+    else:
+        proc.kill()
+        pytest.fail("streamlit did not start: " + (editor_db.parent / "streamlit.log").read_text())
+    yield url, proc
+    if proc.poll() is None:
+        proc.terminate()
+        proc.wait(10)
+    log.close()
+
+
+def sign_in(page, url: str, name: str) -> None:
+    page.goto(url + "/editor")
+    page.get_by_role("textbox", name="Editor name").fill(name)
+    page.get_by_role("textbox", name="Password").fill(PASSWORDS[name])
+    page.get_by_role("button", name="Sign in", exact=True).click()
+    page.get_by_text(f"Signed in as {name}").wait_for()
+
+
+def choose(page, label: str, typed: str) -> None:
+    """Type into a select box and pick the first option that contains the typed text."""
+    box = page.get_by_role("combobox", name=label, exact=True).first
+    box.click()
+    box.fill(typed)
+    page.get_by_role("option").filter(has_text=typed).first.click()
+
+
+def test_an_editor_proposes_another_accepts_and_readers_see_it(chromium, server, editor_db):
+    from playwright.sync_api import expect, sync_playwright
+
+    url, proc = server
+    dialogs: list[str] = []
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(chromium), args=CHROMIUM_ARGS)
+        page = browser.new_page()
+        page.set_default_timeout(20_000)
+        page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+
+        # a reader sees no edit controls
+        page.goto(url + "/editor")
+        expect(page.get_by_text("Reading needs no account")).to_be_visible()
+        expect(page.get_by_role("button", name="Save as proposal")).to_have_count(0)
+
+        # alice edits RTOG 0614's key result (a study form: fields plus arm/outcome tables) with a reason;
+        # both carry HTML, a script and a javascript: link
+        sign_in(page, url, "alice")
+        choose(page, "Record type", "Studies")
+        choose(page, "Record", "rtog0614")
+        page.get_by_role("textbox", name="key result").fill(NEW_RESULT)
+        page.get_by_role("textbox", name="Reason for this change *").fill(PAYLOAD)
+        page.get_by_role("button", name="Save as proposal").click()
+        expect(page.get_by_text("Saved as proposal #1")).to_be_visible()
+        page.goto(url + "/explorer?study=rtog0614")
+        expect(page.get_by_text("RTOG 0614 (memantine with WBRT)").first).to_be_visible()
+        expect(page.get_by_text(NEW_RESULT)).to_have_count(0)          # readers see only accepted data
+
+        # bob reviews: the reason shows literally, nothing runs, and he accepts
+        sign_in(page, url, "bob")
+        page.get_by_role("tab", name="Review queue (1)").click()
+        expect(page.get_by_text("Reason: " + PAYLOAD)).to_be_visible()
+        page.get_by_role("textbox", name="Review comment (required to reject)").fill("checked")
+        page.get_by_role("button", name="Accept").click()
+        expect(page.get_by_text("Accepted proposal #1")).to_be_visible()
+
+        # a reader sees the new key result, as text
+        page.goto(url + "/explorer?study=rtog0614")
+        expect(page.get_by_text(NEW_RESULT)).to_be_visible()
+        injected = page.evaluate("[document.querySelectorAll('img[src=\"x\"]').length, "
+                                 "[...document.querySelectorAll('a')].filter(a => a.href.startsWith('javascript:'))"
+                                 ".length]")
+        assert injected == [0, 0]
+        browser.close()
+    assert dialogs == []
+
+    proc.terminate()
+    proc.wait(10)
+    con = duckdb.connect(str(editor_db), read_only=True)
+    try:
+        assert con.execute("SELECT key_result FROM studies WHERE study_id = 'rtog0614'").fetchone()[0] == NEW_RESULT
+        assert con.execute("SELECT editor, reviewer, reason FROM audit_log").fetchall() == [("alice", "bob", PAYLOAD)]
+    finally:
+        con.close()
