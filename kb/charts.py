@@ -278,7 +278,8 @@ def toxicity_matrix(signals: pd.DataFrame) -> alt.LayerChart:
     """Heat map of drug (or class) × toxicity: how many signals the KB holds for each pair."""
     data = toxicity_matrix_data(signals)
     base = alt.Chart(data).encode(
-        x=alt.X("drug_short:N", title=None, axis=alt.Axis(labelAngle=0, labelLimit=140, orient="top")),
+        x=alt.X("drug_short:N", title=None,
+                axis=alt.Axis(labelAngle=-25, labelLimit=120, labelOverlap=False, orient="top")),
         y=alt.Y("toxicity_name:N", title=None, axis=alt.Axis(labelLimit=320)),
         tooltip=[alt.Tooltip("drug_label:N", title="Drug"), alt.Tooltip("toxicity_name:N", title="Toxicity"),
                  alt.Tooltip("signals:Q", title="Signals")])
@@ -291,8 +292,7 @@ def toxicity_matrix(signals: pd.DataFrame) -> alt.LayerChart:
 def toxicity_rate_data(signals: pd.DataFrame) -> pd.DataFrame:
     """Rates with and without the drug, one row per signal and arm (rows without any rate are left out)."""
     rows = []
-    for r in signals.itertuples(index=False):
-        label = f"{r.drug_short} · {r.toxicity_name} · {r.citation}"
+    for r, label in zip(signals.itertuples(index=False), _signal_labels(signals)):
         for arm, value, n in (("with drug", r.rate_with_drug_pct, r.n_with_drug),
                               ("without drug", r.rate_without_drug_pct, r.n_without_drug)):
             if value is not None and not pd.isna(value):
@@ -303,6 +303,18 @@ def toxicity_rate_data(signals: pd.DataFrame) -> pd.DataFrame:
     out = pd.DataFrame(rows, columns=["signal_id", "label", "arm", "rate_pct", "n", "unit", "verification"])
     out["label"] = _unique_labels(out["label"], out["signal_id"])
     return out
+
+
+def _signal_labels(signals: pd.DataFrame) -> list[str]:
+    """'T-DM1 · Stumpf 2019 · Symptomatic radionecrosis': drug, source, toxicity — the source early, so that a
+    truncated axis label still tells two signals apart; signals sharing all three get '#1', '#2' after the source.
+    """
+    keys = signals["drug_short"].astype(str) + "|" + signals["citation"].astype(str) + "|" + \
+        signals["toxicity_name"].astype(str)
+    number = keys.groupby(keys).cumcount() + 1
+    shared = keys.map(keys.value_counts()) > 1
+    return [f"{r.drug_short} · {r.citation}" + (f" #{n}" if many else "") + f" · {r.toxicity_name}"
+            for r, n, many in zip(signals.itertuples(index=False), number, shared)]
 
 
 def _unique_labels(labels: pd.Series, keys: pd.Series) -> pd.Series:
@@ -341,7 +353,7 @@ def toxicity_effect_data(signals: pd.DataFrame) -> pd.DataFrame:
     """Signals that report an effect measure (OR/HR/RR…) with its CI, in the shape ``forest`` reads."""
     rows = signals.dropna(subset=["effect_value"])
     out = pd.DataFrame({
-        "label": [f"{r.drug_short} · {r.toxicity_name} · {r.citation}" for r in rows.itertuples(index=False)],
+        "label": _signal_labels(rows),
         "statistic": rows["effect_measure"].map({"HR": "hazard_ratio", "SHR": "hazard_ratio", "OR": "odds_ratio",
                                                  "RR": "risk_ratio", "IRR": "risk_ratio"}).tolist(),
         "value": rows["effect_value"].tolist(), "ci_low": rows["effect_ci_low"].tolist(),

@@ -15,6 +15,7 @@ import pandas as pd
 
 from kb.config import EVIDENCE_TABLES
 from kb.db import query, scalar
+from kb.radiobiology import with_bed
 
 
 @dataclass
@@ -306,8 +307,8 @@ def studies(con: duckdb.DuckDBPyConnection, filters: StudyFilters = StudyFilters
     """One row per study matching ``filters``, with its histologies, settings, interventions, drugs, outcome
     counts and primary citation — one query, however many studies.
 
-    >>> con = duckdb.connect()  # doctest: +SKIP
-    >>> studies(con, StudyFilters(histologies=("melanoma",)))["study_id"]  # doctest: +SKIP
+    Example: ``studies(con, StudyFilters(histologies=("melanoma",), settings=("systemic_only",)))`` lists
+    CheckMate 204 and ABC among others.
     """
     if sort not in STUDY_SORTS:
         raise ValueError(f"unknown sort {sort!r}; use one of {', '.join(STUDY_SORTS)}")
@@ -527,8 +528,6 @@ def dose_schedules(con: duckdb.DuckDBPyConnection, categories: Sequence[str] = (
     ``diameter_cm``/``volume_cc`` keep schedules whose stated size range covers that size (schedules without a
     range drop out). ``normal_tissue``: False = treatment schedules only, True = tolerance rows only, None = both.
     """
-    from kb.radiobiology import with_bed  # local import keeps queries importable without numpy-heavy paths
-
     where = Where()
     where.add_in("d.category", categories)
     where.add_in("d.setting_id", settings)

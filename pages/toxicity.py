@@ -39,7 +39,8 @@ drug_options = dict(sorted(facets["drugs"].items(), key=lambda kv: kv[1].lower()
 with st.container(border=True):
     c1, c2, c3, c4 = st.columns(4)
     histologies = c1.multiselect("Histology", list(facets["histologies"]), format_func=facets["histologies"].get,
-                                 key="tx_histology", default=widgets.param_list("histology", list(facets["histologies"])),
+                                 key="tx_histology",
+                                 default=widgets.param_list("histology", list(facets["histologies"])),
                                  help="Includes the histology's subtypes and its parent (a breast-cancer signal "
                                       "applies to HER2-positive breast cancer).")
     classes = c2.multiselect("Drug class", list(facets["drug_classes"]), format_func=facets["drug_classes"].get,

@@ -121,6 +121,17 @@ def test_explorer_year_and_design_link_from_the_dashboard_is_applied(built_db, c
     assert "NCCTG N0574 (Alliance)" in set(expected["short_name"])
 
 
+def test_a_study_link_opens_that_study_even_after_an_earlier_visit(built_db):
+    at = open_page("explorer", study="n0574")
+    assert at.selectbox(key="ex_study").value == "n0574"
+    at.query_params.clear()
+    at.switch_page("pages/dashboard.py").run()
+    at.query_params["study"] = "checkmate204"  # what a click on the landmark timeline sends
+    at.switch_page("pages/explorer.py").run()
+    assert at.selectbox(key="ex_study").value == "checkmate204"
+    assert "#### CheckMate 204" in markdown_texts(at)
+
+
 def test_explorer_csv_download_equals_the_table_shown(built_db, downloaded):
     at = open_page("explorer", histology="breast_her2pos")
     table = table_with_column(at, "Study")

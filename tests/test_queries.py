@@ -368,7 +368,8 @@ def test_recommendation_text_search_also_reads_the_topic_name(con):
     ("Response Assessment in Neuro-Oncology (RANO) PET working group", "RANO PET working group"),
     ("International expert panel (10 radiation oncologists and neurosurgeons)", "International expert panel"),
     ("ASCO (endorsing ASTRO)", "ASCO (endorsing ASTRO)"),
-    ("A body with a very long name that goes on and on and on without end", "A body with a very long name that goes…"),
+    ("A body with a very long name that goes on and on and on without end",
+     "A body with a very long name that goes…"),
 ])
 def test_short_body(body, short):
     assert queries.short_body(body) == short
