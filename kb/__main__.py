@@ -49,7 +49,11 @@ def _build_if_needed(path: Path) -> int:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    _, problems = build_mod.load_and_validate(DATA_DIR, [Path(d) for d in args.with_dirs])
+    if args.with_dirs:  # as `merge` would apply them: replacements, vocabulary additions, new rows
+        from kb import curation
+        problems = curation.check([Path(d) for d in args.with_dirs])
+    else:
+        _, problems = build_mod.load_and_validate(DATA_DIR)
     for problem in problems:
         print(problem)
     if problems:

@@ -1,13 +1,23 @@
 """Merging a curation batch into data/: ``python -m kb merge data/staging/<batch> [...]``.
 
-A batch folder holds ``<table>.csv`` files with the table's columns, and optionally ``vocab_additions.csv``
-(table,id,name,extra) and ``sources_patch.csv`` (source_id,pmid,doi,verified_in,note). The merge appends the rows
-to data/ only when data/ plus every batch validate together; otherwise it lists the problems and writes nothing.
+A batch folder holds ``<table>.csv`` files with the table's columns (new rows), and optionally:
+
+- ``replace/<table>.csv``: corrected versions of rows already in data/, matched on the primary key (a curator who
+  verified an existing ``unverified`` row writes the whole row here);
+- ``vocab_additions.csv`` (table,id,name,extra) and ``sources_patch.csv`` (source_id,pmid,doi,verified_in,note).
+
+The merge works on a scratch copy of data/: it applies everything there, validates the result as a whole and only
+then copies the changed files back (each atomically). If anything is wrong it lists the problems and data/ is left
+exactly as it was.
 """
 
 from __future__ import annotations
 
 import csv
+import shutil
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from kb.build import load_and_validate
@@ -57,7 +67,10 @@ def apply_vocab_additions(batch: Path, data_dir: Path = DATA_DIR) -> int:
         new = {c: "" for c in tables()[table].column_names}
         new[id_col], new[name_col] = row["id"].strip(), row["name"].strip()
         if extra_col:
-            new[extra_col] = (row.get("extra") or "").strip() or _default_extra(table)
+            extra = (row.get("extra") or "").strip()
+            if extra.startswith(extra_col + "="):  # curators sometimes name the column: "drug_class=mixed"
+                extra = extra[len(extra_col) + 1:].strip()
+            new[extra_col] = extra or _default_extra(table)
         write_rows(target, tables()[table].column_names, existing + [new])
         added += 1
     return added
@@ -99,21 +112,71 @@ def apply_sources_patch(batch: Path, data_dir: Path = DATA_DIR) -> int:
     return changed
 
 
-def merge(batches: list[Path], data_dir: Path = DATA_DIR) -> list[str]:
-    """Validate data/ + batches together; if valid, append every batch's rows to data/. Returns problems."""
-    for batch in batches:
-        apply_vocab_additions(batch, data_dir)
-    _, problems = load_and_validate(data_dir, batches)
-    if problems:
-        return [str(p) for p in problems]
-    for batch in batches:
-        apply_sources_patch(batch, data_dir)
-        for table in TABLES:
-            extra = batch / f"{table}.csv"
-            if not extra.exists():
+def apply_replacements(batch: Path, data_dir: Path = DATA_DIR) -> list[str]:
+    """Swap in the rows of ``batch/replace/<table>.csv`` by primary key. Returns problems (unknown keys)."""
+    problems: list[str] = []
+    for table in TABLES:
+        path = batch / "replace" / f"{table}.csv"
+        if not path.exists():
+            continue
+        key = tables()[table].primary_key
+        target = data_dir / f"{table}.csv"
+        rows = read_rows(target)
+        position = {tuple(r[c] for c in key): i for i, r in enumerate(rows)}
+        for line, new in enumerate(read_rows(path), start=2):
+            k = tuple((new.get(c) or "").strip() for c in key)
+            if k not in position:
+                problems.append(f"{path} line {line}: there is no {table} row {'/'.join(k)!r} to replace "
+                                f"(new rows go in {batch / (table + '.csv')})")
                 continue
-            target = data_dir / f"{table}.csv"
-            write_rows(target, tables()[table].column_names, read_rows(target) + read_rows(extra))
+            rows[position[k]] = new
+        write_rows(target, tables()[table].column_names, rows)
+    return problems
+
+
+@contextmanager
+def _applied(batches: list[Path], data_dir: Path) -> Iterator[tuple[Path, list[str]]]:
+    """A scratch copy of data/ with the batches applied, and the problems of the result as a whole."""
+    with tempfile.TemporaryDirectory(prefix="kb-merge-") as scratch:
+        work = Path(scratch) / data_dir.name  # same folder name, so messages read "data/outcomes.csv line 7"
+        work.mkdir()
+        for path in data_dir.glob("*.csv"):
+            shutil.copy2(path, work / path.name)
+        problems: list[str] = []
+        for batch in batches:
+            apply_vocab_additions(batch, work)
+            problems += apply_replacements(batch, work)
+        if not problems:
+            _, found = load_and_validate(work, batches)
+            problems = [str(p) for p in found]
+        if not problems:
+            for batch in batches:
+                apply_sources_patch(batch, work)
+                for table in TABLES:
+                    extra = batch / f"{table}.csv"
+                    if extra.exists():
+                        target = work / f"{table}.csv"
+                        write_rows(target, tables()[table].column_names, read_rows(target) + read_rows(extra))
+        yield work, problems
+
+
+def check(batches: list[Path], data_dir: Path = DATA_DIR) -> list[str]:
+    """The problems data/ would have after merging these batches (nothing is written)."""
+    with _applied([Path(b) for b in batches], data_dir) as (_, problems):
+        return problems
+
+
+def merge(batches: list[Path], data_dir: Path = DATA_DIR) -> list[str]:
+    """Apply batches to a scratch copy of data/, validate it whole, then copy it back. Returns problems."""
+    with _applied([Path(b) for b in batches], data_dir) as (work, problems):
+        if problems:
+            return problems
+        for path in sorted(work.glob("*.csv")):
+            final = data_dir / path.name
+            if not final.exists() or final.read_bytes() != path.read_bytes():
+                tmp = final.with_suffix(".csv.tmp")
+                shutil.copy2(path, tmp)
+                tmp.replace(final)
     return []
 
 

@@ -415,6 +415,9 @@ def format_result(row: Any) -> str:
     >>> format_result(R(statistic="proportion", value=53.8, unit="%", ci_low=None, ci_high=None, p_value=None,
     ...                 timepoint_months=6))
     '53.8% at 6 months'
+    >>> format_result(R(statistic="mean", value=-8.8, unit="pct_change", ci_low=None, ci_high=None, p_value=None,
+    ...                 timepoint_months=4))
+    'mean -8.8% change from baseline at 4 months'
     """
     def num(x: Any) -> str:
         return f"{float(x):g}"
@@ -422,7 +425,7 @@ def format_result(row: Any) -> str:
     def present(x: Any) -> bool:
         return x is not None and not pd.isna(x)
 
-    unit = {"%": "%", "ratio": "", "months": " months", "patients": " patients", "lesions": " lesions",
+    unit = {"%": "%", "pct_change": "% change from baseline", "ratio": "", "months": " months", "patients": " patients", "lesions": " lesions",
             "points": " points", "weeks": " weeks", "days": " days"}.get(row.unit, " " + str(row.unit))
     label = STATISTIC_LABELS.get(row.statistic, row.statistic)
     text = (label + " " if label else "") + num(row.value) + unit

@@ -184,7 +184,9 @@ CREATE TABLE outcomes (
     statistic VARCHAR NOT NULL CHECK (statistic IN
         ('proportion', 'median', 'mean', 'hazard_ratio', 'odds_ratio', 'risk_ratio', 'count', 'difference')),
     value DOUBLE NOT NULL,
-    unit VARCHAR NOT NULL CHECK (unit IN ('%', 'months', 'ratio', 'patients', 'lesions', 'points', 'weeks', 'days')),
+    unit VARCHAR NOT NULL CHECK (unit IN
+        ('%', 'pct_change', 'months', 'ratio', 'patients', 'lesions', 'points', 'weeks', 'days')),
+    -- 'pct_change' = mean percent change from baseline (may be negative); '%' = a proportion, 0-100.
     timepoint_months DOUBLE CHECK (timepoint_months > 0),
     ci_low DOUBLE,
     ci_high DOUBLE,
@@ -202,7 +204,8 @@ CREATE TABLE outcomes (
     CHECK (statistic NOT IN ('hazard_ratio', 'odds_ratio', 'risk_ratio') OR (value > 0 AND unit = 'ratio')),
     CHECK (ci_low IS NULL OR ci_low <= value),
     CHECK (ci_high IS NULL OR ci_high >= value),
-    CHECK (statistic NOT IN ('count') OR value >= 0)
+    CHECK (statistic NOT IN ('count') OR value >= 0),
+    CHECK (unit <> 'pct_change' OR statistic IN ('mean', 'median', 'difference'))
 );
 
 -- ---------------------------------------------------------------- practice knowledge

@@ -32,7 +32,7 @@ ALLOWED: dict[str, dict[str, tuple]] = {
     "study_sources": {"role": ("primary", "update", "secondary_analysis", "protocol", "abstract")},
     "outcomes": {"statistic": ("proportion", "median", "mean", "hazard_ratio", "odds_ratio", "risk_ratio", "count",
                                "difference"),
-                 "unit": ("%", "months", "ratio", "patients", "lesions", "points", "weeks", "days")},
+                 "unit": ("%", "pct_change", "months", "ratio", "patients", "lesions", "points", "weeks", "days")},
     "guidelines": {"kind": ("guideline", "consensus", "appropriate_use", "workshop", "quality_indicators")},
     "dose_schedules": {"category": ("single_fraction", "fractionated_intact", "postoperative", "preoperative", "wbrt",
                                     "ha_wbrt", "salvage", "normal_tissue")},
@@ -215,7 +215,11 @@ def _rules(table: str, r: Mapping[str, Any]) -> Iterable[tuple[str, str]]:
             yield hi_key, f"the 95% CI ({r.get(lo_key)}–{r[hi_key]:g}) does not contain the value {value:g}"
     if table == "outcomes" and value is not None:
         if r.get("unit") == "%" and not 0 <= value <= 100:
-            yield "value", f"{value:g}% is not a percentage between 0 and 100"
+            yield "value", (f"{value:g}% is not a percentage between 0 and 100 "
+                            "(a change from baseline that can be negative has unit 'pct_change')")
+        if r.get("unit") == "pct_change" and r.get("statistic") not in ("mean", "median", "difference"):
+            yield "unit", "a percent change from baseline is a mean, median or difference, not a " + \
+                str(r.get("statistic")).replace("_", " ")
         if r.get("statistic") in ("hazard_ratio", "odds_ratio", "risk_ratio"):
             if value <= 0:
                 yield "value", f"a {r['statistic'].replace('_', ' ')} must be greater than 0 (got {value:g})"
@@ -294,14 +298,17 @@ def validate_tables(frames: Mapping[str, list[dict[str, Any]]],
     keys: dict[str, set] = defaultdict(set)
     for name, rows in typed.items():
         pk = described[name].primary_key
-        seen: dict[tuple, int | None] = {}
+        seen: dict[tuple, tuple[str | None, int | None]] = {}
         for r in rows:
             key = tuple(r.get(c) for c in pk)
             if pk and key in seen and None not in key:
+                first_file, first_line = seen[key]
+                where = f"line {first_line}" if first_file == r["_file"] else f"{first_file}, line {first_line}"
+                hint = "" if first_file == r["_file"] else " — to correct an existing row, put it in replace/"
                 problems.append(Problem(name, r["_line"], pk[-1] if len(pk) == 1 else ",".join(pk),
-                                        f"duplicate key {', '.join(map(str, key))} (also on line {seen[key]})",
+                                        f"duplicate key {', '.join(map(str, key))} (also in {where}){hint}",
                                         r["_file"]))
-            seen.setdefault(key, r["_line"])
+            seen.setdefault(key, (r.get("_file"), r["_line"]))
         if len(pk) == 1:
             keys[f"{name}.{pk[0]}"] = {r.get(pk[0]) for r in rows}
     if "sources" in typed:

@@ -4,7 +4,9 @@ import pandas as pd
 import streamlit as st
 
 from kb import charts
-from ui import cache, widgets
+from ui import cache, routing, widgets
+
+routing.ensure_routed()  # first request after a server start may arrive here without app.py
 
 con = cache.connection()
 with st.spinner("Counting the evidence…"):

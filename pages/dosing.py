@@ -5,7 +5,9 @@ import streamlit as st
 
 from kb.queries import DOSE_CATEGORIES, doi_url, pubmed_url
 from kb.radiobiology import compare_schedules, format_schedules, parse_schedules
-from ui import cache, widgets
+from ui import cache, routing, widgets
+
+routing.ensure_routed()  # first request after a server start may arrive here without app.py
 
 con = cache.connection()
 facets = cache.evidence_facets(con)

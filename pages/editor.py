@@ -12,7 +12,9 @@ import streamlit as st
 from kb import auth, edits, export
 from kb.config import read_only
 from kb.validate import Problem
-from ui import cache, widgets
+from ui import cache, routing, widgets
+
+routing.ensure_routed()  # first request after a server start may arrive here without app.py
 
 con = cache.connection()
 state = st.session_state

@@ -4,7 +4,9 @@ import streamlit as st
 
 from kb.queries import StudyFilters, doi_url, nct_url, pubmed_url, size_range
 from kb.radiobiology import with_bed
-from ui import cache, widgets
+from ui import cache, routing, widgets
+
+routing.ensure_routed()  # first request after a server start may arrive here without app.py
 
 con = cache.connection()
 facets = cache.evidence_facets(con)
@@ -147,14 +149,14 @@ else:
     detail = cache.study_detail(con, study_id)
     study = detail["study"].iloc[0]
     st.markdown(f"#### {widgets.escape(study['short_name'])}")
-    badges = [widgets.badge(study["verification"]), study["design"]]
+    badges = [study["design"]]
     if isinstance(study["phase"], str):
         badges.append("phase " + study["phase"])
     if study["evidence_level"] == study["evidence_level"] and study["evidence_level"] is not None:
         badges.append(f"evidence level {int(study['evidence_level'])}")
     if study["year"] == study["year"] and study["year"] is not None:
         badges.append(str(int(study["year"])))
-    st.markdown(" · ".join(widgets.escape(str(b)) for b in badges))
+    st.markdown(" · ".join([widgets.badge(study["verification"])] + [widgets.escape(str(b)) for b in badges]))
     if isinstance(study["key_result"], str):
         st.text(study["key_result"])
     facts = {"Histology": study["histologies"], "Setting": study["settings"],

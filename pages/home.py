@@ -2,7 +2,9 @@
 
 import streamlit as st
 
-from ui import cache, widgets
+from ui import cache, routing, widgets
+
+routing.ensure_routed()  # first request after a server start may arrive here without app.py
 
 con = cache.connection()
 counts = cache.table_counts(con)

@@ -4,7 +4,9 @@ import streamlit as st
 
 from kb import citations
 from kb.search import views_frame
-from ui import cache, widgets
+from ui import cache, routing, widgets
+
+routing.ensure_routed()  # first request after a server start may arrive here without app.py
 
 con = cache.connection()
 facets = cache.search_facets(con)

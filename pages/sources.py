@@ -3,7 +3,9 @@
 import streamlit as st
 
 from kb.queries import doi_url, pubmed_url
-from ui import cache, widgets
+from ui import cache, routing, widgets
+
+routing.ensure_routed()  # first request after a server start may arrive here without app.py
 
 con = cache.connection()
 facets = cache.source_facets(con)

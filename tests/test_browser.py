@@ -308,18 +308,25 @@ def test_page_applies_a_filter_and_renders_cleanly(browser, app_url, artifacts, 
         visit.close()
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "Streamlit sees the pages/ folder next to app.py and starts in its old multipage mode: until someone opens "
-    "'/', a shared link runs pages/<page>.py alone (no app.py: no navigation sections, no wide layout, no "
-    "page config). Fix: rename pages/ (e.g. views/) — a repository-wide change for the lead."))
 def test_a_shared_link_opened_first_after_start_gets_the_full_app(browser, kb_db, tmp_path):
     with serve(kb_db, tmp_path / "streamlit-fresh.log") as url:
         visit = Visit(browser, url, 1440, 900)
         try:
             visit.open("/explorer?histology=melanoma")
+            # the first run hands over to app.py with a rerun: wait for the page that rerun draws
+            visit.page.wait_for_function(
+                "() => [...document.querySelectorAll('[data-testid=\"stDataFrame\"]')]"
+                ".some(el => el.textContent.includes('CheckMate 204'))")
+            visit.settle()
             sidebar = visit.page.locator('[data-testid="stSidebar"]').inner_text()
             assert "Evidence" in sidebar and "Trial explorer" in sidebar
             assert "Research and education tool" in sidebar
+            # ...and the page behind the link, with the link's filter applied, not a bare copy of it.
+            assert "Trial explorer" in visit.page.locator("h1").first.inner_text()
+            cells = visit.table_text()
+            assert "CheckMate 204" in cells and "N0574" not in cells
+            assert "histology=melanoma" in visit.page.url
+            visit.check_clean()
         finally:
             visit.close()
 

@@ -92,6 +92,8 @@ def test_missing_column_and_non_utf8_file_are_reported(data_copy):
      "verification) VALUES ('o', 's', 'overall_survival', 'median', 10, 'months', 11, 12, 's', 'secondary')", "CHECK"),
     ("INSERT INTO studies (study_id, short_name, design_id, randomized, verification) "
      "VALUES ('t', 't', 'rct', true, 'verified')", "CHECK"),
+    ("INSERT INTO outcomes (outcome_id, study_id, endpoint_id, statistic, value, unit, source_id, verification) "
+     "VALUES ('o', 's', 'overall_survival', 'proportion', -8.8, 'pct_change', 's', 'secondary')", "CHECK"),
 ])
 def test_schema_itself_rejects_bad_rows(sql, expected):
     con = duckdb.connect()
@@ -166,3 +168,20 @@ def test_queries_from_many_threads_on_one_connection(built_db):
         t.join()
     assert not errors
     assert len(results) == 400 and set(results) == {expected}
+
+
+def test_a_change_from_baseline_may_be_negative_but_a_proportion_may_not(data_copy):
+    """Yang 2021 reports mean % changes (-8.8 and +3.8): unit pct_change takes them; '%' is kept for 0-100 rates."""
+    path = data_copy / "outcomes.csv"
+    rows = list(csv.DictReader(path.open(encoding="utf-8")))
+    base = next(r for r in rows if r["unit"] == "pct_change")
+    assert float(base["value"]) < 0
+    bad_percent = {**base, "outcome_id": "x__o1", "unit": "%"}
+    bad_statistic = {**base, "outcome_id": "x__o2", "statistic": "proportion"}
+    with path.open("a", encoding="utf-8", newline="") as handle:
+        csv.DictWriter(handle, fieldnames=list(base)).writerows([bad_percent, bad_statistic])
+    _, problems = load_and_validate(data_copy)
+    messages = [str(p) for p in problems]
+    assert len(messages) == 2, messages
+    assert "not a percentage between 0 and 100" in messages[0] and "pct_change" in messages[0]
+    assert "a percent change from baseline is a mean, median or difference, not a proportion" in messages[1]

@@ -147,7 +147,7 @@ def test_choosing_a_study_shows_arms_outcomes_and_citations(built_db):
     assert len(arms) == (csv("arms")["study_id"] == "n0574").sum()
     citations = table_with_column(at, "Title")
     assert citations["DOI"].str.contains("10.1001/jama.2016.9839", regex=False).any()  # Brown 2016 JAMA
-    assert any("verified" in t for t in markdown_texts(at) if t.startswith("✅"))
+    assert any(":green-badge[:material/check_circle: verified]" in t for t in markdown_texts(at))
 
 
 def test_explorer_empty_state_says_which_filter_to_clear(built_db):
@@ -336,7 +336,7 @@ def test_imaging_empty_state(built_db):
 def test_every_evidence_page_has_the_footer_with_release_and_disclaimer(built_db, con, page):
     at = open_page(page)
     release = queries.release_info(con)["release"]
-    footer = at.caption[-1].value
+    footer = at.main.caption[-1].value
     assert f"release {release}" in footer and "not medical advice" in footer
 
 

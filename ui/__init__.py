@@ -1,1 +1,4 @@
-"""The Streamlit-aware layer: cached loaders (cache.py) and shared widgets (widgets.py). Pages use only these and kb/."""
+"""The Streamlit-aware layer: cached loaders (cache.py), shared widgets (widgets.py) and routing.py.
+
+Pages use only these and kb/.
+"""

@@ -10,7 +10,11 @@ import streamlit as st
 DISCLAIMER = ("BrainMets KB is a research and education tool. It is not medical advice and does not replace "
               "clinical judgement, the full papers or current guidelines.")
 
-VERIFICATION_BADGES = {"verified": "✅ verified", "secondary": "🟡 secondary", "unverified": "⚪ unverified"}
+# Streamlit's own badge markup with its bundled icon font: emoji glyphs depend on the reader's system fonts and
+# show as empty boxes where none is installed (headless chromium, some hospital desktops).
+VERIFICATION_BADGES = {"verified": ":green-badge[:material/check_circle: verified]",
+                       "secondary": ":orange-badge[:material/info: secondary]",
+                       "unverified": ":gray-badge[:material/help: unverified]"}
 
 
 # ------------------------------------------------------------------------------------------------ URL state
@@ -127,7 +131,7 @@ def plural(n: int, singular: str, plural_: str | None = None) -> str:
 
 
 def badge(status: str | None) -> str:
-    """The verification badge for a status ('✅ verified')."""
+    """The verification badge (Streamlit markdown) for a status."""
     return VERIFICATION_BADGES.get(status or "", status or "")
 
 
