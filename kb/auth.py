@@ -38,6 +38,8 @@ from pathlib import Path
 
 import duckdb
 
+from kb.db import open_for_writing
+
 MIN_PASSWORD_LENGTH = 12
 # scrypt cost: n=2**16, r=8 → 64 MiB and ~0.2 s per hash on one core (OWASP's floor is n=2**17 at 128 MiB; this
 # machine class serves many readers on 2 cores). The parameters are stored in each hash, so raising them later
@@ -266,12 +268,9 @@ def cmd_add_editor(args: argparse.Namespace) -> int:
         if problem:
             print(problem + " No account was created.", file=sys.stderr)
             return 1
-    try:
-        ensure_built(path)
-        con = duckdb.connect(str(path))
-    except duckdb.IOException as exc:
-        print(f"Cannot open {path} for writing ({exc}). Stop the app that holds it, or run this on the editor "
-              "instance.", file=sys.stderr)
+    ensure_built(path)
+    con = open_for_writing(path, "run this on the editor instance")
+    if con is None:
         return 1
     try:
         add_editor(con, args.name, password, oidc=args.oidc, replace=args.reset_password)

@@ -7,6 +7,7 @@ database and are safe to use from different threads).
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -20,6 +21,18 @@ def connect(path: Path | str | None = None, read_only_: bool | None = None) -> d
     """Open the KB database (``$KB_DB`` by default; read-only when ``KB_READ_ONLY=1``)."""
     ro = read_only() if read_only_ is None else read_only_
     return duckdb.connect(str(path or db_path()), read_only=ro)
+
+
+def open_for_writing(path: Path, hint: str) -> duckdb.DuckDBPyConnection | None:
+    """A read-write connection for a command-line tool, or None after telling the user why it is busy.
+
+    DuckDB allows one writing process per file; ``hint`` says what to do instead (e.g. where else to run it).
+    """
+    try:
+        return duckdb.connect(str(path))
+    except duckdb.IOException as exc:
+        print(f"Cannot open {path} for writing ({exc}). Stop the app that holds it, or {hint}.", file=sys.stderr)
+        return None
 
 
 def query(con: duckdb.DuckDBPyConnection, sql: str, params: Sequence[Any] | dict | None = None) -> pd.DataFrame:

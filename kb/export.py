@@ -32,6 +32,7 @@ import duckdb
 
 from kb import edits
 from kb.config import DATA_DIR, TABLES, db_path
+from kb.db import open_for_writing
 from kb.schema import tables
 from kb.validate import coerce
 
@@ -249,11 +250,8 @@ def cmd_export(args: argparse.Namespace) -> int:
     if not path.exists():
         print(f"No database at {path}; nothing to export.", file=sys.stderr)
         return 1
-    try:
-        con = duckdb.connect(str(path))
-    except duckdb.IOException as exc:
-        print(f"Cannot open {path} for writing ({exc}). Stop the app that holds it, or use the release button "
-              "on the editor page of the editor instance.", file=sys.stderr)
+    con = open_for_writing(path, "use the release button on the editor page of the editor instance")
+    if con is None:
         return 1
     try:
         result = export(con, Path(args.data_dir), force=args.force)

@@ -84,3 +84,26 @@ def test_filtered_table_offers_a_csv_download(sources_page):
     button = at.get("download_button")[0]
     assert shown_count(at) == len(shown) > 0
     assert button.proto.label == "Download CSV"
+
+
+def test_a_database_locked_by_another_writer_gets_a_plain_message(built_db, tmp_path, monkeypatch):
+    """A second `make run` or a notebook holding the file: the reader sees what to do, not a traceback."""
+    import shutil
+    import subprocess
+    import sys
+
+    held = tmp_path / "held.duckdb"
+    shutil.copy2(built_db, held)
+    holder = subprocess.Popen([sys.executable, "-c", "import duckdb, sys, time; c = duckdb.connect(sys.argv[1]); "
+                               "print('ready', flush=True); time.sleep(60)", str(held)], stdout=subprocess.PIPE,
+                              text=True)
+    try:
+        assert holder.stdout.readline().strip() == "ready"
+        monkeypatch.setenv("KB_DB", str(held))
+        at = AppTest.from_file(str(ROOT / "pages/home.py"), default_timeout=TIMEOUT).run()
+        assert not at.exception
+        assert "in use by another program" in at.error[0].value and "KB_READ_ONLY=1" in at.error[0].value
+        assert not at.title  # the page stopped before drawing anything from the database
+    finally:
+        holder.kill()
+        holder.wait()

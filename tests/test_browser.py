@@ -309,14 +309,24 @@ def test_page_applies_a_filter_and_renders_cleanly(browser, app_url, artifacts, 
 
 
 def test_a_shared_link_opened_first_after_start_gets_the_full_app(browser, kb_db, tmp_path):
-    with serve(kb_db, tmp_path / "streamlit-fresh.log") as url:
+    from kb.build import build
+
+    fresh_db = tmp_path / "fresh.duckdb"  # the module's server holds kb_db: DuckDB allows one writer per file
+    build(fresh_db)
+    with serve(fresh_db, tmp_path / "streamlit-fresh.log") as url:
         visit = Visit(browser, url, 1440, 900)
         try:
             visit.open("/explorer?histology=melanoma")
             # the first run hands over to app.py with a rerun: wait for the page that rerun draws
-            visit.page.wait_for_function(
-                "() => [...document.querySelectorAll('[data-testid=\"stDataFrame\"]')]"
-                ".some(el => el.textContent.includes('CheckMate 204'))")
+            try:
+                visit.page.wait_for_function(
+                    "() => [...document.querySelectorAll('[data-testid=\"stDataFrame\"]')]"
+                    ".some(el => el.textContent.includes('CheckMate 204'))")
+            except Exception:
+                visit.page.screenshot(path=str(ARTIFACTS / "shared_link_first_failure.png"))
+                raise AssertionError("the explorer never showed its melanoma table; page text: "
+                                     + visit.page.locator('[data-testid="stApp"]').inner_text()[:1500]
+                                     + f"; log: {(tmp_path / 'streamlit-fresh.log').read_text()[-1500:]}")
             visit.settle()
             sidebar = visit.page.locator('[data-testid="stSidebar"]').inner_text()
             assert "Evidence" in sidebar and "Trial explorer" in sidebar

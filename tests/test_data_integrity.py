@@ -54,6 +54,20 @@ def test_every_randomized_trial_is_verified():
     assert rct and all(r["verification"] == "verified" for r in rct)
 
 
+def test_a_randomized_trial_without_per_arm_results_says_why():
+    """Every arm of a randomized trial has a result row, or the study's note says why none was entered."""
+    reasons = re.compile(r"not entered|no outcome rows|no arm sizes or outcomes|protocol|gives only p values",
+                         re.IGNORECASE)
+    outcome_arms = {r["arm_id"] for r in rows("outcomes") if r["arm_id"]}
+    arms_of: dict[str, set] = {}
+    for arm in rows("arms"):
+        arms_of.setdefault(arm["study_id"], set()).add(arm["arm_id"])
+    undocumented = [s["study_id"] for s in rows("studies")
+                    if s["randomized"] == "true" and not arms_of.get(s["study_id"], set()) <= outcome_arms
+                    and not reasons.search(s["note"])]
+    assert not undocumented
+
+
 def test_all_drug_toxicity_rows_are_verified():
     assert rows("drug_toxicity") and all(r["verification"] == "verified" for r in rows("drug_toxicity"))
 

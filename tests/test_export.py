@@ -160,3 +160,29 @@ def test_the_export_command_prints_what_it_wrote(econ, editor_db, data_dir, caps
     assert "sources.csv (+0 −0 ~1 rows)" in out and "audit_log.csv (+1 rows)" in out and "git diff" in out
     assert main(["export", "--db", str(editor_db), "--data-dir", str(data_dir)]) == 0
     assert "Nothing to export" in capsys.readouterr().out
+
+
+def test_a_database_held_by_another_process_gets_a_clear_message_and_no_change(tmp_path, capsys):
+    """DuckDB lets one process write a file: `kb export` / `kb add-editor` say what to do instead of a traceback."""
+    import subprocess
+    import sys
+
+    from kb.db import open_for_writing
+
+    db = tmp_path / "held.duckdb"
+    duckdb.connect(str(db)).close()
+    holder = subprocess.Popen([sys.executable, "-c", "import duckdb, sys, time; c = duckdb.connect(sys.argv[1]); "
+                               "print('ready', flush=True); time.sleep(60)", str(db)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "ready"
+        assert open_for_writing(db, "run this on the editor instance") is None
+        message = capsys.readouterr().err
+        assert f"Cannot open {db} for writing" in message and "run this on the editor instance" in message
+        assert main(["export", "--db", str(db)]) == 1
+        assert "use the release button" in capsys.readouterr().err
+    finally:
+        holder.kill()
+        holder.wait()
+    con = open_for_writing(db, "unused")  # free again once the other process is gone
+    assert con is not None
+    con.close()

@@ -19,8 +19,21 @@ from kb.db import connect
 
 
 def connection() -> duckdb.DuckDBPyConnection:
-    """The app's connection to ``$KB_DB``; builds the database from data/ on first start if it is missing."""
-    return _connection(str(db_path()))
+    """The app's connection to ``$KB_DB``; builds the database from data/ on first start if it is missing.
+
+    If another process holds the file for writing (DuckDB allows one), the page says so and stops: a traceback
+    would tell a clinician nothing. Nothing is cached, so the next rerun tries again.
+    """
+    try:
+        return _connection(str(db_path()))
+    except duckdb.IOException as exc:
+        if "lock" not in str(exc).lower():
+            raise
+        st.error(f"The knowledge base file {db_path()} is in use by another program that is writing to it, so "
+                 "this app cannot open it. Close that program (for example a second `make run` or a notebook), "
+                 "or start this app as a reader with KB_READ_ONLY=1, then reload the page.",
+                 icon=":material/lock:")
+        st.stop()
 
 
 @st.cache_resource(show_spinner="Opening the knowledge base…")
