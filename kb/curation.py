@@ -145,13 +145,13 @@ def _applied(batches: list[Path], data_dir: Path) -> Iterator[tuple[Path, list[s
         problems: list[str] = []
         for batch in batches:
             apply_vocab_additions(batch, work)
+            apply_sources_patch(batch, work)  # before validation, so patched identifiers are checked too
             problems += apply_replacements(batch, work)
         if not problems:
             _, found = load_and_validate(work, batches)
             problems = [str(p) for p in found]
         if not problems:
             for batch in batches:
-                apply_sources_patch(batch, work)
                 for table in TABLES:
                     extra = batch / f"{table}.csv"
                     if extra.exists():

@@ -429,9 +429,6 @@ def extra_rules(table: str, r: Mapping[str, Any], line: int | None = None) -> li
                 add("ci_low", f"a percentage's lower 95% CI cannot be below 0 (got {r['ci_low']:g})")
             if r.get("ci_high") is not None and r["ci_high"] > 100:
                 add("ci_high", f"a percentage's upper 95% CI cannot be above 100 (got {r['ci_high']:g})")
-        if r.get("unit") == "pct_change" and r.get("statistic") not in ("mean", "median", "difference"):
-            add("unit", "a percent change from baseline is a mean, median or difference, not a "
-                        f"{str(r.get('statistic')).replace('_', ' ')}")
         if r.get("statistic") == "count" and r.get("value") is not None and r["value"] < 0:
             add("value", f"a count cannot be negative (got {r['value']:g})")
     if table == "drug_toxicity" and r.get("effect_value") is not None and r["effect_value"] <= 0:

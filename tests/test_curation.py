@@ -151,3 +151,15 @@ def test_every_merged_file_keeps_the_schema_column_order(data_dir, tmp_path):
     assert curation.merge([batch], data_dir) == []
     with (data_dir / "outcomes.csv").open(encoding="utf-8") as handle:
         assert handle.readline().strip().split(",") == tables()["outcomes"].column_names
+
+
+def test_a_patched_identifier_is_validated_before_anything_is_written(data_dir, tmp_path):
+    batch = tmp_path / "batch"
+    target = next(r for r in rows(data_dir / "sources.csv") if not r["pmid"])
+    write(batch / "sources_patch.csv", [{"source_id": target["source_id"], "pmid": "PMC1234", "doi": "",
+                                         "verified_in": "", "note": ""}],
+          columns=["source_id", "pmid", "doi", "verified_in", "note"])
+    before = snapshot(data_dir)
+    problems = curation.merge([batch], data_dir)
+    assert any("PMID 'PMC1234' should be digits only" in p for p in problems)
+    assert snapshot(data_dir) == before
