@@ -190,7 +190,7 @@ class Field:
 
 
 VOCABULARY_PARENTS = {"pub_types", "designs", "evidence_levels", "histologies", "settings", "interventions",
-                      "endpoints", "toxicities", "drugs", "rec_topics", "imaging_modalities"}
+                      "endpoints", "subgroups", "toxicities", "drugs", "rec_topics", "imaging_modalities"}
 
 
 def field_specs(con: duckdb.DuckDBPyConnection, table: str) -> list[Field]:
