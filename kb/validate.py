@@ -223,6 +223,10 @@ def _rules(table: str, r: Mapping[str, Any]) -> Iterable[tuple[str, str]]:
             yield "verification", f"verification {v!r} must be one of: {', '.join(VERIFICATION)}"
         elif v == "verified" and not r.get("verified_in"):
             yield "verified_in", "a verified record must say where it was verified (PMID or DOI in verified_in)"
+    if r.get("verified_in"):
+        problem = verified_in_problem(r["verified_in"])
+        if problem:
+            yield "verified_in", problem
     if table == "outcomes" and r.get("endpoint_detail") is not None and len(str(r["endpoint_detail"])) > 80:
         yield "endpoint_detail", ("an endpoint detail is a short label (80 characters at most); "
                                   "put longer explanations in the note")

@@ -131,6 +131,11 @@ def test_outcomes_of_several_paper_studies_name_the_paper_of_their_cohort():
     assert outcomes_without_cohort_paper(rows("outcomes"), rows("study_sources")) == []
 
 
+@pytest.mark.parametrize("table", EVIDENCE_TABLES)
+def test_verified_in_holds_identifiers_in_a_documented_form(table):
+    assert undocumented_verified_in(rows(table)) == []
+
+
 def test_a_range_of_medians_is_entered_as_both_ends():
     assert unpaired_ranges(rows("outcomes"), rows("study_sources")) == []
 
@@ -221,6 +226,31 @@ def test_a_multi_paper_study_row_without_its_cohort_paper_is_refused(data_copy):
     write(data_copy, "outcomes", outcomes)
     assert any("column cohort_source_id: 'ref028' is not a paper of study 'crown'" in m
                for m in kb_check_messages(data_copy))
+
+
+@pytest.mark.parametrize("cell, accepted", [
+    ("PMID:32058845", True),
+    ("DOI:10.1093/neuonc/not114", True),
+    ("PMC:PMC8120444", True),
+    ("URL:https://mediatum.ub.tum.de/1773057?show_id=1774897", True),
+    ("PMID:38819031; PMID:35605188", True),
+    ("https://mediatum.ub.tum.de/1773057", False),            # bare URL: the 28 + 9 rows
+    ("PMID:38819031 PMID:35605188", False),                   # two identifiers without the separator
+    ("PMID:38819031, DOI:10.1/x", False),                     # another separator
+    ("PMID: 38819031", False),
+    ("pmid:38819031", False),
+    ("PMC8120444", False),
+    ("DOI:https://doi.org/10.1/x", False),
+    ("PMID:38819031;", False),                                # empty entry
+])
+def test_verified_in_forms(cell, accepted, data_copy):
+    assert (undocumented_verified_in([{"verified_in": cell}]) == []) is accepted
+    studies = rows("studies")
+    studies[0]["verified_in"] = cell
+    studies[0]["verification"] = "verified"
+    write(data_copy, "studies", studies)
+    flagged = any("studies.csv, line 2, column verified_in" in m for m in kb_check_messages(data_copy))
+    assert flagged is not accepted
 
 
 def test_half_a_range_of_medians_is_refused(data_copy):
