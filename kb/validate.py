@@ -413,6 +413,7 @@ def _cross_table(typed: Mapping[str, list[dict]]) -> list[Problem]:
     problems += _cohort_paper_problems(typed.get("outcomes", []), papers)
     problems += _population_collisions(typed.get("outcomes", []), papers)
     problems += _range_of_medians_problems(typed.get("outcomes", []), papers)
+    problems += dose_schedule_study_problems(typed.get("dose_schedules", []), typed.get("study_sources", []))
     return problems
 
 

@@ -136,6 +136,10 @@ def test_verified_in_holds_identifiers_in_a_documented_form(table):
     assert undocumented_verified_in(rows(table)) == []
 
 
+def test_every_dose_schedule_from_a_kb_study_names_it_and_no_other():
+    assert schedules_not_naming_their_study(rows("dose_schedules"), rows("study_sources")) == []
+
+
 def test_a_range_of_medians_is_entered_as_both_ends():
     assert unpaired_ranges(rows("outcomes"), rows("study_sources")) == []
 
@@ -251,6 +255,24 @@ def test_verified_in_forms(cell, accepted, data_copy):
     write(data_copy, "studies", studies)
     flagged = any("studies.csv, line 2, column verified_in" in m for m in kb_check_messages(data_copy))
     assert flagged is not accepted
+
+
+def test_a_schedule_that_drops_or_misnames_its_study_is_refused(data_copy):
+    schedules = rows("dose_schedules")
+    row = next(d for d in schedules if d["source_id"] == "ref028")   # N0574's paper
+    row["study_id"] = ""
+    assert row["schedule_id"] in schedules_not_naming_their_study(schedules, rows("study_sources"))
+    write(data_copy, "dose_schedules", schedules)
+    assert any("its source ref028 is a paper of study 'n0574'" in m for m in kb_check_messages(data_copy))
+    row["study_id"] = "minniti2016"
+    other = next(d for d in schedules if not d["study_id"] and d is not row)
+    other["study_id"] = "n0574"                                        # a review's schedule given to a trial
+    bad = schedules_not_naming_their_study(schedules, rows("study_sources"))
+    assert row["schedule_id"] in bad and other["schedule_id"] in bad
+    write(data_copy, "dose_schedules", schedules)
+    messages = kb_check_messages(data_copy)
+    assert any("study 'minniti2016' does not list source ref028" in m for m in messages)
+    assert any(f"study 'n0574' does not list source {other['source_id']}" in m for m in messages)
 
 
 def test_half_a_range_of_medians_is_refused(data_copy):

@@ -39,6 +39,20 @@ def test_an_outcome_without_a_subgroup_gets_a_field_message(econ):
     assert messages(caught)[("outcomes", 1, "subgroup_id")] == "subgroup is required"
 
 
+def test_a_dose_schedule_edit_that_drops_its_study_is_refused(econ):
+    raw = edits.as_form(edits.load_record(econ, "dose_schedules", "n0574__wbrt_30gy_12fx"))
+    raw["dose_schedules"][0]["study_id"] = ""
+    with pytest.raises(edits.ValidationFailed) as caught:
+        edits.propose_update(econ, "alice", "dose_schedules", "n0574__wbrt_30gy_12fx", raw, 0, "drop study")
+    assert "is a paper of study 'n0574'" in messages(caught)[("dose_schedules", None, "study_id")]
+
+
+def test_a_csv_import_giving_a_schedule_the_wrong_study_is_refused(econ):
+    report = edits.check_import(econ, "dose_schedules", "schedule_id,study_id\nn0574__wbrt_30gy_12fx,minniti2016\n")
+    assert not report.ok
+    assert any("does not list source ref028" in p.message for p in report.problems)
+
+
 def test_population_columns_survive_the_export_round_trip(econ, tmp_path):
     data_dir = tmp_path / "data"
     shutil.copytree(ROOT / "data", data_dir, ignore=shutil.ignore_patterns("staging"))
