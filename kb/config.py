@@ -15,7 +15,7 @@ DEFAULT_DB = ROOT / "brainmets.duckdb"
 TABLES: tuple[str, ...] = (
     "pub_types", "histologies", "settings", "interventions", "designs", "evidence_levels", "endpoints", "subgroups",
     "toxicities", "drugs", "rec_topics", "imaging_modalities", "synonyms",
-    "sources",
+    "sources", "source_topics",
     "studies", "study_sources", "study_histologies", "study_settings", "arms", "arm_interventions", "outcomes",
     "guidelines", "recommendations", "dose_schedules", "drug_toxicity", "imaging",
     "audit_log",

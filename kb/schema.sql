@@ -113,6 +113,16 @@ CREATE TABLE sources (
     CHECK (verification <> 'verified' OR verified_in IS NOT NULL)
 );
 
+-- Which page topic a source belongs to (judged from its title and type, checked by hand), so that each page can
+-- say which sources on its topic have no curated figures (kb/gaps.py). drug_id narrows a drug_toxicity tag.
+-- A CHECK list, not a vocabulary table: each topic is a page, and what counts as curated for it is code.
+CREATE TABLE source_topics (
+    source_id VARCHAR NOT NULL REFERENCES sources (source_id),
+    topic VARCHAR NOT NULL CHECK (topic IN ('clinical_studies', 'drug_toxicity', 'dosing', 'imaging', 'guidelines')),
+    drug_id VARCHAR REFERENCES drugs (drug_id),  -- empty = several drugs or none
+    PRIMARY KEY (source_id, topic)
+);
+
 -- ---------------------------------------------------------------- studies
 CREATE TABLE studies (
     study_id VARCHAR PRIMARY KEY,

@@ -40,6 +40,7 @@ RATIO_STATISTICS = ("hazard_ratio", "odds_ratio", "risk_ratio")
 # Controlled values that schema.sql enforces with CHECK (col IN (...)); mirrored here for clear messages.
 ALLOWED: dict[str, dict[str, tuple]] = {
     "sources": {"cited_in": ("srs_review_2025", "seed_review", "editor")},
+    "source_topics": {"topic": ("clinical_studies", "drug_toxicity", "dosing", "imaging", "guidelines")},
     "studies": {"phase": ("1", "1/2", "2", "2/3", "3", "3b", "4"),
                 "status": ("completed", "ongoing", "terminated_early", "published_abstract")},
     "study_sources": {"role": ("primary", "update", "secondary_analysis", "protocol", "abstract")},
