@@ -290,3 +290,10 @@ def test_editor_forms_offer_the_subgroups_and_require_one(con):
     assert fields["unit_of_analysis"].choices == ("patients", "lesions", "treatments")
     assert "range_of_medians_low" in fields["statistic"].choices
     assert fields["cohort_source_id"].references == "sources"
+
+
+def test_the_nccn_source_keeps_the_year_its_citation_gives_and_the_version_in_the_title():
+    nccn = next(s for s in rows("sources") if s["source_id"] == "ref012")
+    assert nccn["year"] == "2025" and "version 4.2024" in nccn["title"]
+    guideline = next(g for g in rows("guidelines") if g["source_id"] == "ref012")
+    assert guideline["year"] == nccn["year"] and "4.2024" in guideline["title"]
