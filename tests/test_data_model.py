@@ -297,3 +297,18 @@ def test_the_nccn_source_keeps_the_year_its_citation_gives_and_the_version_in_th
     assert nccn["year"] == "2025" and "version 4.2024" in nccn["title"]
     guideline = next(g for g in rows("guidelines") if g["source_id"] == "ref012")
     assert guideline["year"] == nccn["year"] and "4.2024" in guideline["title"]
+
+
+def test_destiny_breast03_carries_its_enrolment_registry_number_and_arm_sizes():
+    study = next(s for s in rows("studies") if s["study_id"] == "destiny_breast03")
+    assert (study["nct_id"], study["n_enrolled"]) == ("NCT03529110", "524")
+    assert "PMID:38825627" in study["verified_in"].split("; ")
+    arms = {a["arm_id"]: a["n_patients"] for a in rows("arms") if a["study_id"] == "destiny_breast03"}
+    assert arms == {"destiny_breast03__tdxd": "261", "destiny_breast03__tdm1": "263"}
+
+
+def test_the_neurologic_death_rate_of_chen_2021_is_kept_apart_from_deaths_by_brainstem_progression():
+    chen = {o["outcome_id"]: o for o in rows("outcomes") if o["study_id"] == "chen2021"}
+    assert (chen["chen2021__o04"]["endpoint_id"], chen["chen2021__o04"]["value"]) == ("local_progression_death", "2.7")
+    assert (chen["chen2021__o05"]["endpoint_id"], chen["chen2021__o05"]["verification"]) == \
+        ("neurologic_death", "secondary")   # read in a news summary only
