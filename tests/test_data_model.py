@@ -312,3 +312,17 @@ def test_the_neurologic_death_rate_of_chen_2021_is_kept_apart_from_deaths_by_bra
     assert (chen["chen2021__o04"]["endpoint_id"], chen["chen2021__o04"]["value"]) == ("local_progression_death", "2.7")
     assert (chen["chen2021__o05"]["endpoint_id"], chen["chen2021__o05"]["verification"]) == \
         ("neurologic_death", "secondary")   # read in a news summary only
+
+
+def test_a_staging_batch_may_add_a_subgroup_and_use_it(data_copy, tmp_path):
+    from kb import curation
+    batch = tmp_path / "batch"
+    batch.mkdir()
+    (batch / "vocab_additions.csv").write_text("table,id,name,extra\nsubgroups,age_over_70,Age over 70 years,"
+                                               "Patients older than 70 years\n", encoding="utf-8")
+    _, copy = duplicate_of("crown__o02", subgroup_id="age_over_70", value="7.7")
+    write(batch, "outcomes", [copy])
+    assert curation.check([batch], data_copy) == []
+    copy["subgroup_id"] = "age_over_80"  # not in the vocabulary
+    write(batch, "outcomes", [copy])
+    assert any("unknown subgroup 'age_over_80'" in p for p in curation.check([batch], data_copy))
