@@ -13,9 +13,9 @@ DEFAULT_DB = ROOT / "brainmets.duckdb"
 
 # data/<table>.csv is loaded in this order (parents before children). Every table of schema.sql is here.
 TABLES: tuple[str, ...] = (
-    "pub_types", "histologies", "settings", "interventions", "designs", "evidence_levels", "endpoints",
+    "pub_types", "histologies", "settings", "interventions", "designs", "evidence_levels", "endpoints", "subgroups",
     "toxicities", "drugs", "rec_topics", "imaging_modalities", "synonyms",
-    "sources",
+    "sources", "source_topics",
     "studies", "study_sources", "study_histologies", "study_settings", "arms", "arm_interventions", "outcomes",
     "guidelines", "recommendations", "dose_schedules", "drug_toxicity", "imaging",
     "audit_log",

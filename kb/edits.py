@@ -190,7 +190,7 @@ class Field:
 
 
 VOCABULARY_PARENTS = {"pub_types", "designs", "evidence_levels", "histologies", "settings", "interventions",
-                      "endpoints", "toxicities", "drugs", "rec_topics", "imaging_modalities"}
+                      "endpoints", "subgroups", "toxicities", "drugs", "rec_topics", "imaging_modalities"}
 
 
 def field_specs(con: duckdb.DuckDBPyConnection, table: str) -> list[Field]:
@@ -491,6 +491,11 @@ def check_record(con_or_cur: duckdb.DuckDBPyConnection, table: str, record_id: s
             typed[t] = out
         problems += _duplicate_keys(typed, table)
         problems += _collisions(cur, table, rid, typed, creating)
+        if table == "dose_schedules" and typed[table]:
+            links = _rows(cur, "SELECT study_id, source_id FROM study_sources WHERE source_id = ?",
+                          [typed[table][0].get("source_id")])
+            problems += [Problem(p.table, None, p.column, p.message)
+                         for p in validate.dose_schedule_study_problems(typed[table], links)]
         if table == "studies":
             frames = {t: [dict(r, _line=None if t == table else i + 1, _file=None) for i, r in enumerate(rows)]
                       for t, rows in typed.items()}

@@ -86,20 +86,27 @@ def test_missing_column_and_non_utf8_file_are_reported(data_copy):
     ("INSERT INTO sources (source_id, cited_in, title, year, pub_type, verification) "
      "VALUES ('y', 'editor', 't', 3020, 'other', 'secondary')", "CHECK"),
     ("INSERT INTO study_histologies VALUES ('s', 'unknown_histology')", "foreign key"),
-    ("INSERT INTO outcomes (outcome_id, study_id, endpoint_id, statistic, value, unit, source_id, verification) "
-     "VALUES ('o', 's', 'overall_survival', 'proportion', 120, '%', 's', 'secondary')", "CHECK"),
-    ("INSERT INTO outcomes (outcome_id, study_id, endpoint_id, statistic, value, unit, ci_low, ci_high, source_id, "
-     "verification) VALUES ('o', 's', 'overall_survival', 'median', 10, 'months', 11, 12, 's', 'secondary')", "CHECK"),
+    ("INSERT INTO outcomes (outcome_id, study_id, endpoint_id, statistic, value, unit, subgroup_id, source_id, "
+     "verification) VALUES ('o', 's', 'overall_survival', 'proportion', 120, '%', 'whole_cohort', 's', 'secondary')",
+     "CHECK"),
+    ("INSERT INTO outcomes (outcome_id, study_id, endpoint_id, statistic, value, unit, ci_low, ci_high, subgroup_id, "
+     "source_id, verification) VALUES ('o', 's', 'overall_survival', 'median', 10, 'months', 11, 12, 'whole_cohort', "
+     "'s', 'secondary')", "CHECK"),
     ("INSERT INTO studies (study_id, short_name, design_id, randomized, verification) "
      "VALUES ('t', 't', 'rct', true, 'verified')", "CHECK"),
-    ("INSERT INTO outcomes (outcome_id, study_id, endpoint_id, statistic, value, unit, source_id, verification) "
-     "VALUES ('o', 's', 'overall_survival', 'proportion', -8.8, 'pct_change', 's', 'secondary')", "CHECK"),
+    ("INSERT INTO outcomes (outcome_id, study_id, endpoint_id, statistic, value, unit, subgroup_id, source_id, "
+     "verification) VALUES ('o', 's', 'overall_survival', 'proportion', -8.8, 'pct_change', 'whole_cohort', 's', "
+     "'secondary')", "CHECK"),
+    ("INSERT INTO outcomes (outcome_id, study_id, endpoint_id, statistic, value, unit, subgroup_id, source_id, "
+     "verification) VALUES ('o', 's', 'overall_survival', 'median', 10, 'months', 'nobody', 's', 'secondary')",
+     "foreign key"),
 ])
 def test_schema_itself_rejects_bad_rows(sql, expected):
     con = duckdb.connect()
     create_schema(con)
     con.execute("INSERT INTO pub_types VALUES ('other', 'Other'); INSERT INTO designs VALUES ('rct', 'RCT', true);"
                 "INSERT INTO endpoints VALUES ('overall_survival', 'OS', NULL);"
+                "INSERT INTO subgroups VALUES ('whole_cohort', 'Whole cohort', NULL);"
                 "INSERT INTO sources (source_id, cited_in, title, pub_type, verification) "
                 "VALUES ('s', 'editor', 'x', 'other', 'secondary');"
                 "INSERT INTO studies (study_id, short_name, design_id, randomized, verification) "
@@ -176,7 +183,7 @@ def test_a_change_from_baseline_may_be_negative_but_a_proportion_may_not(data_co
     rows = list(csv.DictReader(path.open(encoding="utf-8")))
     base = next(r for r in rows if r["unit"] == "pct_change")
     assert float(base["value"]) < 0
-    bad_percent = {**base, "outcome_id": "x__o1", "unit": "%"}
+    bad_percent = {**base, "outcome_id": "x__o1", "unit": "%", "timepoint_months": "99"}  # another figure
     bad_statistic = {**base, "outcome_id": "x__o2", "statistic": "proportion"}
     with path.open("a", encoding="utf-8", newline="") as handle:
         csv.DictWriter(handle, fieldnames=list(base)).writerows([bad_percent, bad_statistic])
