@@ -1,0 +1,519 @@
+"""The patient profile: what a clinician enters, read from names or ids and checked, with a sentence for each problem.
+
+A profile holds no name or identifier of a person: primary tumour (histology with molecular subtype), number of brain
+metastases, largest diameter (cm) and/or volume (cc), setting, prior brain radiation and the systemic drugs. It
+travels in a page address as ``?histology=breast_her2pos&mets=3&diameter=2&setting=intact&drug=...``.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass, field
+from typing import Any, Iterable, Mapping, Sequence
+
+import duckdb
+import pandas as pd
+
+from kb.db import query
+from kb.patient.drugs import Drug, covers, is_class_level
+
+MAX_METASTASES = 100
+MAX_DIAMETER_CM = 10.0
+MAX_VOLUME_CC = 500.0
+MAX_DRUGS = 8
+
+# Settings a patient can be in (the others tag study cohorts: mixed, post_srs_followup), with the words clinicians use.
+PATIENT_SETTINGS: dict[str, tuple[str, ...]] = {
+    "intact": ("intact", "intact metastases", "unresected", "not resected", "no surgery"),
+    "postoperative": ("postoperative", "post operative", "postop", "post op", "resected", "resected cavity",
+                      "resection cavity", "cavity", "postoperative cavity", "surgical cavity", "after surgery",
+                      "after resection"),
+    "preoperative": ("preoperative", "pre operative", "preop", "pre op", "neoadjuvant", "before surgery",
+                     "before planned surgery", "before resection", "planned surgery"),
+    "recurrent": ("recurrent", "recurrence", "salvage", "recurrence after srs", "recurrence after wbrt",
+                  "recurrence after srs or wbrt", "local failure", "local recurrence", "reirradiation",
+                  "re irradiation", "progression after srs", "recurrent or salvage"),
+    "leptomeningeal": ("leptomeningeal", "leptomeningeal disease", "leptomeningeal metastases",
+                       "leptomeningeal metastasis", "leptomeningeal carcinomatosis", "lmd", "lm"),
+    "systemic_only": ("systemic only", "systemic therapy", "systemic therapy alone", "drug therapy alone",
+                      "systemic therapy only", "no local therapy"),
+}
+SETTING_HINTS = {"intact": "intact metastases", "postoperative": "resected cavity",
+                 "preoperative": "before planned surgery", "recurrent": "recurrence after SRS or WBRT",
+                 "leptomeningeal": "leptomeningeal disease", "systemic_only": "systemic therapy alone"}
+
+
+class ProfileError(ValueError):
+    """One or more problems with a profile, each a sentence; ``str()`` joins them."""
+
+    def __init__(self, problems: Sequence[str]):
+        self.problems = list(problems)
+        super().__init__(" ".join(self.problems))
+
+
+@dataclass(frozen=True)
+class Profile:
+    """A validated profile: ids of the KB's vocabularies and plain numbers. Hashable, so it can key a cache."""
+
+    histology_id: str
+    metastases: int | None = None
+    diameter_cm: float | None = None
+    volume_cc: float | None = None
+    setting_id: str | None = None
+    prior_radiation: bool | None = None
+    drug_ids: tuple[str, ...] = ()
+
+    def to_params(self) -> dict[str, str | list[str]]:
+        """The page-address form (empty fields left out).
+
+        >>> Profile("breast_her2pos", 3, 2.0, None, "intact", False, ("trastuzumab_emtansine",)).to_params()
+        {'histology': 'breast_her2pos', 'mets': '3', 'diameter': '2', 'setting': 'intact', 'prior': 'no', \
+'drug': ['trastuzumab_emtansine']}
+        """
+        params: dict[str, str | list[str]] = {"histology": self.histology_id}
+        if self.metastases is not None:
+            params["mets"] = str(self.metastases)
+        if self.diameter_cm is not None:
+            params["diameter"] = f"{self.diameter_cm:g}"
+        if self.volume_cc is not None:
+            params["volume"] = f"{self.volume_cc:g}"
+        if self.setting_id:
+            params["setting"] = self.setting_id
+        if self.prior_radiation is not None:
+            params["prior"] = "yes" if self.prior_radiation else "no"
+        if self.drug_ids:
+            params["drug"] = list(self.drug_ids)
+        return params
+
+    def to_json(self) -> dict[str, Any]:
+        return {"histology_id": self.histology_id, "metastases": self.metastases, "diameter_cm": self.diameter_cm,
+                "volume_cc": self.volume_cc, "setting_id": self.setting_id, "prior_radiation": self.prior_radiation,
+                "drug_ids": list(self.drug_ids)}
+
+
+# ------------------------------------------------------------------------------------------------ vocabulary
+@dataclass(frozen=True)
+class Vocabulary:
+    """The names a profile is read against: histologies, settings and drugs (with abbreviations and synonyms)."""
+
+    histologies: pd.DataFrame
+    settings: pd.DataFrame
+    drugs: dict[str, Drug]
+    synonyms: tuple[tuple[str, str], ...] = ()
+    _drug_keys: dict[str, tuple[str, ...]] = field(default_factory=dict, compare=False, repr=False)
+    _histology_names: dict[str, str] = field(default_factory=dict, compare=False, repr=False)
+    _parents: dict[str, str] = field(default_factory=dict, compare=False, repr=False)
+    _setting_names: dict[str, str] = field(default_factory=dict, compare=False, repr=False)
+
+    def histology_name(self, histology_id: str) -> str:
+        return self._histology_names.get(histology_id, histology_id)
+
+    def setting_name(self, setting_id: str | None) -> str:
+        if not setting_id:
+            return "setting not given"
+        return self._setting_names.get(setting_id, setting_id)
+
+    def parent_of(self, histology_id: str) -> str | None:
+        return self._parents.get(histology_id)
+
+    def ancestors(self, histology_id: str) -> list[str]:
+        """Broader histologies, nearest first (nsclc_egfr -> ['nsclc'])."""
+        chain, current = [], self.parent_of(histology_id)
+        while current and current not in chain:
+            chain.append(current)
+            current = self.parent_of(current)
+        return chain
+
+    def subtypes(self, histology_id: str) -> list[str]:
+        return sorted(h for h, parent in self._parents.items() if parent == histology_id)
+
+
+def load_vocabulary(con: duckdb.DuckDBPyConnection) -> Vocabulary:
+    """Histologies, settings, drugs and synonyms from the KB."""
+    histologies = query(con, "SELECT histology_id, primary_site, name, molecular_subtype, parent_id FROM histologies "
+                             "ORDER BY histology_id")
+    histologies = histologies.astype(object).where(histologies.notna(), None)
+    settings = query(con, "SELECT setting_id, name, description FROM settings ORDER BY setting_id")
+    drug_rows = query(con, "SELECT drug_id, name, abbreviations, drug_class FROM drugs ORDER BY drug_id")
+    drugs = {r.drug_id: Drug(r.drug_id, r.name, tuple(a.strip() for a in str(r.abbreviations or "").split(";")
+                                                         if a.strip() and not pd.isna(r.abbreviations)),
+                             r.drug_class) for r in drug_rows.itertuples(index=False)}
+    synonyms = tuple(query(con, "SELECT group_id, term FROM synonyms ORDER BY group_id, term").itertuples(
+        index=False, name=None))
+    return make_vocabulary(histologies, settings, drugs, synonyms)
+
+
+def make_vocabulary(histologies: pd.DataFrame, settings: pd.DataFrame, drugs: Mapping[str, Drug],
+                    synonyms: Iterable[tuple[str, str]] = ()) -> Vocabulary:
+    synonyms = tuple(synonyms)
+    names = {str(h): str(n) for h, n in zip(histologies["histology_id"], histologies["name"])}
+    parents = {str(h): str(p) for h, p in zip(histologies["histology_id"], histologies["parent_id"])
+               if isinstance(p, str) and p}
+    setting_names = {str(s): str(n) for s, n in zip(settings["setting_id"], settings["name"])}
+    return Vocabulary(histologies.reset_index(drop=True), settings.reset_index(drop=True), dict(drugs), synonyms,
+                      _drug_index(dict(drugs), synonyms), names, parents, setting_names)
+
+
+# ------------------------------------------------------------------------------------------------ histology
+_HISTOLOGY_PHRASES = (  # applied in order, before the text is cut into words
+    (r"non[\s_-]*small[\s_-]*cell(?:[\s_-]*lung)?", " nsclc "),
+    (r"small[\s_-]*cell(?:[\s_-]*lung)?", " sclc "),
+    (r"renal[\s_-]*cell", " rcc "),
+    (r"triple[\s_-]*negative", " tnbc "),
+    (r"hr[\s_-]*(?:\+|pos(?:itive)?)\s*/?\s*her[\s_-]*2[\s_-]*(?:-|neg(?:ative)?)", " hrposher2neg "),
+    (r"her[\s_-]*2[\s_-]*low", " her2low "),
+    (r"her[\s_-]*2[\s_-]*(?:\+|pos(?:itive)?|amplified|overexpressing)", " her2pos "),
+    (r"braf[\s_-]*v600[ek]?", " braf "),
+    (r"gastro[\s_-]*intestinal", " gi "),
+)
+_HISTOLOGY_STOP = frozenset({"cancer", "cancers", "carcinoma", "ca", "mutant", "mutated", "mutation", "mutations",
+                             "rearranged", "rearrangement", "translocated", "fusion", "positive", "pos", "any",
+                             "subtype", "tumour", "tumours", "tumor", "tumors", "metastatic", "metastases", "with",
+                             "the", "and", "of", "solid", "primary", "driver", "lung"})
+_HISTOLOGY_WORDS = {"kidney": "rcc", "renal": "rcc", "skin": "melanoma", "her2": "her2pos"}
+
+
+def histology_words(text: str) -> frozenset[str]:
+    """The words that identify a histology, in a canonical spelling (order and filler words do not matter).
+
+    >>> sorted(histology_words("HER2+ breast")), sorted(histology_words("Breast cancer HER2-positive"))
+    (['breast', 'her2pos'], ['breast', 'her2pos'])
+    >>> sorted(histology_words("EGFR-mutant non-small cell lung cancer"))
+    ['egfr', 'nsclc']
+    """
+    text = str(text).lower()
+    for pattern, replacement in _HISTOLOGY_PHRASES:
+        text = re.sub(pattern, replacement, text)
+    words = {w for w in re.split(r"[^a-z0-9]+", text) if w and w not in _HISTOLOGY_STOP}
+    return frozenset(_HISTOLOGY_WORDS.get(w, w) for w in words)
+
+
+def _histology_keys(vocab: Vocabulary) -> dict[frozenset[str], set[str]]:
+    """Every spelling of every patient histology -> the histology ids it names."""
+    keys: dict[frozenset[str], set[str]] = {}
+    rows = vocab.histologies
+    subtype_counts = rows["molecular_subtype"].value_counts()
+    site_counts = rows[rows["parent_id"].isna()]["primary_site"].value_counts()
+    for r in rows.itertuples(index=False):
+        if r.histology_id == "mixed":
+            continue
+        spellings = [r.histology_id.replace("_", " "), r.name]
+        if r.molecular_subtype:
+            parent = vocab.histology_name(r.parent_id) if r.parent_id else ""
+            spellings += [f"{r.molecular_subtype} {r.primary_site}", f"{r.molecular_subtype} {parent}"]
+            if subtype_counts.get(r.molecular_subtype, 0) == 1:
+                spellings.append(r.molecular_subtype)
+        elif site_counts.get(r.primary_site, 0) == 1 and r.primary_site not in ("other", "mixed"):
+            spellings.append(r.primary_site)
+        for spelling in spellings:
+            words = histology_words(spelling)
+            if words:
+                keys.setdefault(words, set()).add(r.histology_id)
+    return keys
+
+
+def resolve_histology(vocab: Vocabulary, text: str) -> str:
+    """A histology id from an id or a name ('HER2+ breast', 'EGFR NSCLC', 'melanoma_braf').
+
+    Raises ProfileError with the closest names when the text names none, or several.
+    """
+    raw = str(text or "").strip()
+    if not raw:
+        raise ProfileError(["Give the primary tumour (histology), for example 'HER2+ breast', 'EGFR NSCLC' or "
+                            "'melanoma'."])
+    ids = set(vocab.histologies["histology_id"])
+    if raw in ids and raw != "mixed":
+        return raw
+    if raw.lower() in ("mixed", "mixed solid tumours", "mixed solid tumors"):
+        raise ProfileError(["'Mixed solid tumours' describes study cohorts, not a patient: give the primary tumour "
+                            "(or 'other solid tumours')."])
+    found = _histology_keys(vocab).get(histology_words(raw), set())
+    if len(found) == 1:
+        return next(iter(found))
+    names = [vocab.histology_name(h) for h in sorted(ids - {"mixed"})]
+    if len(found) > 1:
+        raise ProfileError([f"'{raw}' could be {_or([vocab.histology_name(h) for h in sorted(found)])}; "
+                            "say which."])
+    return _unknown("histology", raw, names,
+                    "Histologies the KB knows: " + "; ".join(names) + ".")
+
+
+# ------------------------------------------------------------------------------------------------ setting
+def _setting_key(text: str) -> str:
+    return " ".join(re.split(r"[^a-z0-9]+", str(text).lower())).strip()
+
+
+def resolve_setting(vocab: Vocabulary, text: str | None) -> str | None:
+    """A setting id from an id, a name or a clinician's phrase ('resected cavity' -> 'postoperative')."""
+    if text is None or not str(text).strip():
+        return None
+    key = _setting_key(text)
+    known = set(vocab.settings["setting_id"])
+    for setting_id, phrases in PATIENT_SETTINGS.items():
+        if setting_id not in known:
+            continue
+        names = vocab.settings.loc[vocab.settings["setting_id"] == setting_id, "name"].tolist()
+        if key in {_setting_key(setting_id)} | {_setting_key(p) for p in phrases} | {_setting_key(n) for n in names}:
+            return setting_id
+    accepted = "; ".join(f"{s} ({SETTING_HINTS[s]})" for s in PATIENT_SETTINGS if s in known)
+    if key in {"mixed", "post srs followup"} or key in {_setting_key(n) for n in vocab.settings["name"]}:
+        raise ProfileError([f"'{text}' describes study cohorts, not a patient's setting. Accepted settings: "
+                            f"{accepted}."])
+    return _unknown("setting", str(text), [p for s in PATIENT_SETTINGS for p in (s, SETTING_HINTS[s])],
+                    f"Accepted settings: {accepted}.")
+
+
+# ------------------------------------------------------------------------------------------------ drugs
+def drug_key(text: str) -> str:
+    """Spelling-insensitive key: 'T-DM1', 't dm1' and 'TDM1' are the same drug.
+
+    >>> drug_key("T-DM1") == drug_key("tdm1"), drug_key("Ado-Trastuzumab Emtansine")
+    (True, 'adotrastuzumabemtansine')
+    >>> drug_key("dabrafenib + trametinib") == drug_key("dabrafenib plus trametinib") == drug_key("dabrafenib-trametinib")
+    True
+    """
+    words = re.split(r"[^a-z0-9]+", str(text).lower().replace("+", " plus "))
+    return "".join(w for w in words if w not in ("plus", "and", "with"))
+
+
+def _drug_index(drugs: dict[str, Drug], synonyms: tuple[tuple[str, str], ...]) -> dict[str, tuple[str, ...]]:
+    """key -> drug ids: every drug's id, name and abbreviations, plus synonym groups that name a drug (brands)."""
+    index: dict[str, set[str]] = {}
+    for drug in drugs.values():
+        for spelling in (drug.drug_id, drug.name, *drug.abbreviations):
+            if drug_key(spelling):
+                index.setdefault(drug_key(spelling), set()).add(drug.drug_id)
+    groups: dict[str, list[str]] = {}
+    for group_id, term in synonyms:
+        groups.setdefault(group_id, []).append(term)
+    for terms in groups.values():
+        named = {d for t in terms for d in index.get(drug_key(t), ())}
+        if len(named) == 1:  # a group that names exactly one drug lends it all its terms (Keytruda, Opdivo…)
+            for term in terms:
+                index.setdefault(drug_key(term), set()).update(named)
+    return {k: tuple(sorted(v)) for k, v in index.items()}
+
+
+def resolve_drug(vocab: Vocabulary, text: str) -> str:
+    """A drug id from a generic name, brand or abbreviation ('Kadcyla', 'T-DM1', 'osimertinib').
+
+    An abbreviation shared by several entries resolves to the entry whose name it is, else to the class-level entry
+    that covers the others ('anti-PD-1' -> PD-1 or PD-L1 inhibitors); otherwise the user is asked to choose.
+    """
+    raw = str(text or "").strip()
+    key = drug_key(raw)
+    found = vocab._drug_keys.get(key, ())
+    if len(found) == 1:
+        return found[0]
+    if len(found) > 1:
+        by_name = [d for d in found if drug_key(vocab.drugs[d].name) == key or d == raw]
+        if len(by_name) == 1:
+            return by_name[0]
+        groups = [d for d in found if is_class_level(d)
+                  and all(o == d or covers(vocab.drugs[d], vocab.drugs[o]) for o in found)]
+        if len(groups) == 1:
+            return groups[0]
+        raise ProfileError([f"'{raw}' could be {_or([vocab.drugs[d].label for d in found])}; name one."])
+    choices = {}
+    for drug in vocab.drugs.values():
+        for spelling in (drug.name, *drug.abbreviations):
+            choices.setdefault(spelling, drug)
+    for group_id, term in vocab.synonyms:
+        ids = vocab._drug_keys.get(drug_key(term), ())
+        if len(ids) == 1:
+            choices.setdefault(term, vocab.drugs[ids[0]])
+    return _unknown("drug", raw, list(choices), "The KB knows these drugs: "
+                    + "; ".join(sorted({d.label for d in vocab.drugs.values()}, key=str.lower)) + ".",
+                    labels={s: d.label for s, d in choices.items()}, list_only_without_suggestion=True)
+
+
+# ------------------------------------------------------------------------------------------------ numbers
+def _number(value: Any) -> float | None:
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    if isinstance(value, bool):
+        raise ValueError
+    number = float(str(value).strip().replace(",", ".")) if isinstance(value, str) else float(value)
+    if math.isnan(number) or math.isinf(number):
+        raise ValueError
+    return number
+
+
+def parse_metastases(value: Any) -> int | None:
+    """The number of brain metastases: a whole number from 0 to 100, or None.
+
+    >>> parse_metastases("3"), parse_metastases(None)
+    (3, None)
+    >>> parse_metastases(-2)
+    Traceback (most recent call last):
+    ...
+    kb.patient.profile.ProfileError: The number of brain metastases cannot be negative (-2): give a whole number \
+from 0 to 100, or leave it out.
+    """
+    try:
+        number = _number(value)
+    except ValueError:
+        raise ProfileError([f"The number of brain metastases must be a whole number from 0 to {MAX_METASTASES} "
+                            f"(not '{value}'), or left out."]) from None
+    if number is None:
+        return None
+    if number < 0:
+        raise ProfileError([f"The number of brain metastases cannot be negative ({value}): give a whole number "
+                            f"from 0 to {MAX_METASTASES}, or leave it out."])
+    if number != int(number) or number > MAX_METASTASES:
+        raise ProfileError([f"The number of brain metastases must be a whole number from 0 to {MAX_METASTASES} "
+                            f"(not {value})."])
+    return int(number)
+
+
+def parse_diameter(value: Any) -> float | None:
+    """The largest diameter in cm: more than 0 and at most 10 cm.
+
+    >>> parse_diameter("2.5"), parse_diameter("")
+    (2.5, None)
+    """
+    try:
+        number = _number(value)
+    except ValueError:
+        raise ProfileError([f"The largest diameter must be a number of centimetres, more than 0 and at most "
+                            f"{MAX_DIAMETER_CM:g} (not '{value}')."]) from None
+    if number is None:
+        return None
+    if number <= 0:
+        raise ProfileError([f"The largest diameter must be more than 0 cm (not {value}); leave it out if unknown."])
+    if number > MAX_DIAMETER_CM:
+        raise ProfileError([f"A largest diameter of {number:g} cm is over {MAX_DIAMETER_CM:g} cm, which this KB "
+                            f"does not accept: give centimetres from 0.1 to {MAX_DIAMETER_CM:g} (for millimetres, "
+                            "divide by 10)."])
+    return round(number, 2)
+
+
+def parse_volume(value: Any) -> float | None:
+    """The volume of the largest lesion (or cavity) in cc: more than 0 and at most 500 cc."""
+    try:
+        number = _number(value)
+    except ValueError:
+        raise ProfileError([f"The volume must be a number of cubic centimetres (cc = mL), more than 0 and at most "
+                            f"{MAX_VOLUME_CC:g} (not '{value}')."]) from None
+    if number is None:
+        return None
+    if number <= 0 or number > MAX_VOLUME_CC:
+        raise ProfileError([f"A volume of {number:g} cc is outside what this KB accepts: give cubic centimetres "
+                            f"(cc = mL) from 0.01 to {MAX_VOLUME_CC:g}, or leave it out."])
+    return round(number, 3)
+
+
+def parse_prior_radiation(value: Any) -> bool | None:
+    """yes/no/true/false/1/0 -> bool; empty or 'unknown' -> None.
+
+    >>> parse_prior_radiation("yes"), parse_prior_radiation("no"), parse_prior_radiation(None)
+    (True, False, None)
+    """
+    if value is None or isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("", "unknown", "not stated", "none"):
+        return None
+    if text in ("yes", "y", "true", "1", "prior"):
+        return True
+    if text in ("no", "n", "false", "0"):
+        return False
+    raise ProfileError([f"Prior brain radiation is yes or no (not '{value}'), or left out."])
+
+
+# ------------------------------------------------------------------------------------------------ the profile
+def parse_profile(vocab: Vocabulary, histology: str | None, metastases: Any = None, diameter_cm: Any = None,
+                  volume_cc: Any = None, setting: str | None = None, prior_radiation: Any = None,
+                  drugs: Sequence[str] = ()) -> Profile:
+    """Read and check every field; all problems are reported together, each as a sentence.
+
+    Example: ``parse_profile(vocab, "HER2+ breast", 3, 2, None, "intact", None, ["T-DM1"])`` gives
+    ``Profile('breast_her2pos', 3, 2.0, None, 'intact', None, ('trastuzumab_emtansine',))``.
+    """
+    problems: list[str] = []
+    values: dict[str, Any] = {}
+    steps = (("histology_id", lambda: resolve_histology(vocab, histology)),
+             ("metastases", lambda: parse_metastases(metastases)),
+             ("diameter_cm", lambda: parse_diameter(diameter_cm)),
+             ("volume_cc", lambda: parse_volume(volume_cc)),
+             ("setting_id", lambda: resolve_setting(vocab, setting)),
+             ("prior_radiation", lambda: parse_prior_radiation(prior_radiation)))
+    for name, step in steps:
+        try:
+            values[name] = step()
+        except ProfileError as exc:
+            problems.extend(exc.problems)
+    drug_ids: list[str] = []
+    given = [d for d in drugs if str(d or "").strip()]
+    if len(given) > MAX_DRUGS:
+        problems.append(f"Give at most {MAX_DRUGS} drugs (got {len(given)}).")
+    for text in given[:MAX_DRUGS]:
+        try:
+            drug_id = resolve_drug(vocab, text)
+        except ProfileError as exc:
+            problems.extend(exc.problems)
+            continue
+        if drug_id not in drug_ids:
+            drug_ids.append(drug_id)
+    if problems:
+        raise ProfileError(problems)
+    return Profile(drug_ids=tuple(drug_ids), **values)
+
+
+def profile_from_params(vocab: Vocabulary, params: Mapping[str, Any]) -> Profile | None:
+    """The profile in a page address (``Profile.to_params`` form); None when no histology is given.
+
+    ``params`` maps a name to a value or a list of values (``st.query_params.to_dict()`` plus ``get_all``).
+    """
+    def one(name: str) -> Any:
+        value = params.get(name)
+        return value[-1] if isinstance(value, (list, tuple)) and value else (value or None)
+
+    drugs = params.get("drug") or []
+    if not one("histology"):
+        return None
+    return parse_profile(vocab, one("histology"), one("mets"), one("diameter"), one("volume"), one("setting"),
+                         one("prior"), [drugs] if isinstance(drugs, str) else list(drugs))
+
+
+def describe(vocab: Vocabulary, profile: Profile) -> str:
+    """The profile in one line: 'Breast cancer HER2-positive · 3 metastases · largest 2 cm · Intact metastases · …'."""
+    parts = [vocab.histology_name(profile.histology_id)]
+    if profile.metastases is not None:
+        parts.append(f"{profile.metastases} brain metastas{'is' if profile.metastases == 1 else 'es'}")
+    size = []
+    if profile.diameter_cm is not None:
+        size.append(f"{profile.diameter_cm:g} cm")
+    if profile.volume_cc is not None:
+        size.append(f"{profile.volume_cc:g} cc")
+    if size:
+        parts.append("largest " + " / ".join(size))
+    parts.append(vocab.setting_name(profile.setting_id))
+    if profile.prior_radiation is not None:
+        parts.append("prior brain radiation" if profile.prior_radiation else "no prior brain radiation")
+    if profile.drug_ids:
+        parts.append(", ".join(vocab.drugs[d].label for d in profile.drug_ids))
+    return " · ".join(parts)
+
+
+# ------------------------------------------------------------------------------------------------ helpers
+def _or(items: Sequence[str]) -> str:
+    items = list(dict.fromkeys(items))
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " or " + items[-1]
+
+
+def _unknown(what: str, raw: str, choices: Sequence[str], accepted: str,
+             labels: Mapping[str, str] | None = None, list_only_without_suggestion: bool = False) -> Any:
+    """Raise the 'did you mean …?' sentence: the closest known spellings by rapidfuzz (WRatio ≥ 60)."""
+    from rapidfuzz import fuzz, process, utils
+
+    matches = process.extract(raw, list(choices), scorer=fuzz.WRatio, processor=utils.default_process, limit=8,
+                              score_cutoff=60)
+    best = matches[0][1] if matches else 0
+    suggestions = list(dict.fromkeys((labels or {}).get(m[0], m[0]) for m in matches if m[1] >= best - 8))[:3]
+    shown = raw if len(raw) <= 60 else raw[:57] + "…"
+    if suggestions:
+        tail = "" if list_only_without_suggestion else " " + accepted
+        raise ProfileError([f"Unknown {what} '{shown}': did you mean {_or(suggestions)}?{tail}"])
+    raise ProfileError([f"Unknown {what} '{shown}'. {accepted}"])
