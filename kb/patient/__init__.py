@@ -64,9 +64,9 @@ signal, or SRS in the patient's setting raises it; planning, detection and predi
 
 from kb.patient.answer import ID_KEYS, SECTIONS, STATEMENT, evidence, evidence_for, item_ids
 from kb.patient.load import KbTables, load_tables
-from kb.patient.profile import (Profile, ProfileError, Vocabulary, describe, load_vocabulary, parse_profile,
-                                profile_from_params)
+from kb.patient.profile import (Profile, ProfileError, Vocabulary, describe, drug_choices, histology_choices,
+                                load_vocabulary, parse_profile, profile_from_params, read_params, setting_choices)
 
 __all__ = ["ID_KEYS", "SECTIONS", "STATEMENT", "KbTables", "Profile", "ProfileError", "Vocabulary", "describe",
-           "evidence", "evidence_for", "item_ids", "load_tables", "load_vocabulary", "parse_profile",
-           "profile_from_params"]
+           "drug_choices", "evidence", "evidence_for", "histology_choices", "item_ids", "load_tables",
+           "load_vocabulary", "parse_profile", "profile_from_params", "read_params", "setting_choices"]

@@ -34,9 +34,10 @@ class KbTables:
 def load_tables(con: duckdb.DuckDBPyConnection) -> KbTables:
     """Read every table the answer needs."""
     studies = queries.studies(con, sort="level")
-    extra = query(con, "SELECT s.study_id, s.max_volume_cc, s.size_note, s.verified_in, "
+    extra = query(con, "SELECT s.study_id, s.max_volume_cc, s.size_note, s.verified_in, p.primary_source_id, "
                        "(SELECT list(DISTINCT a.drug_id ORDER BY a.drug_id) FROM arms a "
-                       " WHERE a.study_id = s.study_id AND a.drug_id IS NOT NULL) AS drug_ids FROM studies s")
+                       " WHERE a.study_id = s.study_id AND a.drug_id IS NOT NULL) AS drug_ids FROM studies s "
+                       "LEFT JOIN (" + queries.STUDY_PAPER_SQL + ") p USING (study_id)")
     studies = studies.merge(extra, on="study_id", how="left")
     studies["drug_ids"] = studies["drug_ids"].map(
         lambda v: list(v) if isinstance(v, (list, tuple, np.ndarray)) else [])

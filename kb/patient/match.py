@@ -197,7 +197,9 @@ def match_studies(tables: KbTables, profile: Profile, drugs: list[Drug]) -> tupl
             "design_id": row.design_id, "randomized": bool(value(row.randomized)), "phase": value(row.phase),
             "evidence_level": value(row.evidence_level), "year": value(row.year),
             "verification": value(row.verification), "verified_in": value(row.verified_in),
-            **source_fields(row.first_author, row.year, row.journal, row.doi, row.pmid, None, row.nct_id),
+            **source_fields(row.first_author, row.year, row.journal, row.doi, row.pmid, row.primary_source_id,
+                            row.nct_id),
+            "nct_id": value(row.nct_id),
         }
         if check["status"] == "excludes":
             excluded.append({**base, "histology_match": hist_kind, "setting_match": setting_kind,

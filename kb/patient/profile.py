@@ -477,6 +477,42 @@ def profile_from_params(vocab: Vocabulary, params: Mapping[str, Any]) -> Profile
                          one("prior"), [drugs] if isinstance(drugs, str) else list(drugs))
 
 
+def read_params(vocab: Vocabulary, params: Mapping[str, Any]) -> tuple[dict[str, Any], list[str]]:
+    """Each field of a page address read on its own: the values that could be read (a form starts from them) and
+    one sentence per value that could not (shown to the reader; that field is left empty).
+
+    >>> # read_params(vocab, {"histology": "melanoma", "diameter": "50"})
+    >>> # -> ({'histology_id': 'melanoma', 'diameter_cm': None, ...}, ['A largest diameter of 50 cm is over 10 cm …'])
+    """
+    def one(name: str) -> Any:
+        value = params.get(name)
+        return value[-1] if isinstance(value, (list, tuple)) and value else (value or None)
+
+    fields: dict[str, Any] = {}
+    problems: list[str] = []
+    readers = (("histology_id", "histology", lambda v: resolve_histology(vocab, v) if v else None),
+               ("metastases", "mets", parse_metastases), ("diameter_cm", "diameter", parse_diameter),
+               ("volume_cc", "volume", parse_volume), ("setting_id", "setting", lambda v: resolve_setting(vocab, v)),
+               ("prior_radiation", "prior", parse_prior_radiation))
+    for field_name, param, read in readers:
+        try:
+            fields[field_name] = read(one(param))
+        except ProfileError as exc:
+            fields[field_name] = None
+            problems.extend(exc.problems)
+    drugs = params.get("drug") or []
+    fields["drug_ids"] = []
+    for text in ([drugs] if isinstance(drugs, str) else list(drugs))[:MAX_DRUGS]:
+        try:
+            drug_id = resolve_drug(vocab, text)
+        except ProfileError as exc:
+            problems.extend(exc.problems)
+            continue
+        if drug_id not in fields["drug_ids"]:
+            fields["drug_ids"].append(drug_id)
+    return fields, problems
+
+
 def describe(vocab: Vocabulary, profile: Profile) -> str:
     """The profile in one line: 'Breast cancer HER2-positive · 3 metastases · largest 2 cm · Intact metastases · …'."""
     parts = [vocab.histology_name(profile.histology_id)]
@@ -495,6 +531,50 @@ def describe(vocab: Vocabulary, profile: Profile) -> str:
     if profile.drug_ids:
         parts.append(", ".join(vocab.drugs[d].label for d in profile.drug_ids))
     return " · ".join(parts)
+
+
+# ------------------------------------------------------------------------------------------------ form choices
+SETTING_LABELS = {"intact": "Intact metastases", "postoperative": "Resected cavity (postoperative)",
+                  "preoperative": "Before planned surgery (preoperative)",
+                  "recurrent": "Recurrence after SRS or WBRT", "leptomeningeal": "Leptomeningeal disease",
+                  "systemic_only": "Systemic therapy alone"}
+
+
+def histology_choices(vocab: Vocabulary) -> dict[str, str]:
+    """{id: label} for a form: each primary tumour followed by its molecular subtypes ('↳ …'); no 'mixed'."""
+    rows = vocab.histologies[vocab.histologies["histology_id"] != "mixed"]
+    tops = sorted((r for r in rows.itertuples(index=False) if not r.parent_id), key=lambda r: r.name.lower())
+    choices: dict[str, str] = {}
+    for top in tops:
+        choices[top.histology_id] = top.name
+        for sub in sorted((r for r in rows.itertuples(index=False) if r.parent_id == top.histology_id),
+                          key=lambda r: r.name.lower()):
+            choices[sub.histology_id] = "↳ " + sub.name
+    return choices
+
+
+def setting_choices(vocab: Vocabulary) -> dict[str, str]:
+    """{id: label} of the settings a patient can be in, in the clinician's words."""
+    known = set(vocab.settings["setting_id"])
+    return {s: SETTING_LABELS[s] for s in PATIENT_SETTINGS if s in known}
+
+
+def drug_choices(vocab: Vocabulary) -> dict[str, str]:
+    """{id: label} with every abbreviation and brand the KB knows, so typing 'Kadcyla' or 'T-DM1' finds it."""
+    terms: dict[str, list[str]] = {d: list(drug.abbreviations) for d, drug in vocab.drugs.items()}
+    for _, term in vocab.synonyms:
+        ids = vocab._drug_keys.get(drug_key(term), ())
+        if len(ids) == 1 and term not in terms[ids[0]]:
+            terms[ids[0]].append(term)
+    labels = {}
+    for drug_id, drug in sorted(vocab.drugs.items(), key=lambda kv: kv[1].name.lower()):
+        seen, extra = {drug_key(drug.name)}, []
+        for term in terms[drug_id]:
+            if drug_key(term) not in seen and drug_key(term).rstrip("s") not in seen:
+                seen.add(drug_key(term))
+                extra.append(term)
+        labels[drug_id] = drug.name + (f" ({', '.join(extra[:4])})" if extra else "")
+    return labels
 
 
 # ------------------------------------------------------------------------------------------------ helpers
