@@ -31,7 +31,8 @@ enters only as a study of the patient's drug.
 Systemic-therapy studies of the patient's drugs enter whatever their setting, if their histology applies. The drug
 relations (``kb.patient.drugs``): the same drug; a regimen containing it, or a component of the patient's regimen;
 a class-level entry that includes it (pembrolizumab → "immune checkpoint inhibitors"; narrowed where the group is
-smaller than the class: ipilimumab is not a PD-1/PD-L1 inhibitor); or, when the profile names a class, its members.
+smaller than the class: ipilimumab is not a PD-1/PD-L1 inhibitor); when the profile names a class, its members; and,
+weakest and said so, another agent of the same class (pembrolizumab → the nivolumab trials; T-DM1 → T-DXd studies).
 
 Eligibility (studies). The number of metastases must lie within the recorded range, bounds included ("1–4" covers 4
 and not 6; a missing lower bound counts as 1); the largest diameter must be at most ``max_diameter_cm``; the volume at

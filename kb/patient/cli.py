@@ -17,11 +17,12 @@ import duckdb
 
 
 def open_kb(db: str | None = None) -> duckdb.DuckDBPyConnection:
-    """The one place this command opens the KB, for reading (built from data/ first if the file is missing)."""
+    """The one place this command opens the KB, for reading — the existing way (``kb.search``'s command does the
+    same): built from data/ first if the file is missing, read-only when ``KB_READ_ONLY=1``."""
     from kb.build import ensure_built
     from kb.db import connect
 
-    return connect(ensure_built(Path(db) if db else None), read_only_=True)
+    return connect(ensure_built(Path(db) if db else None))
 
 
 def cmd_patient(args: argparse.Namespace) -> int:

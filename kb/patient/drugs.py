@@ -16,11 +16,13 @@ The relation, strongest first (``RELATION_RANK``):
   inhibitors);
 - ``member``: the patient's entry is class-level and includes the record's drug (checkpoint inhibitor →
   ipilimumab);
-- ``same_class``: another agent of the same class (T-DXd → T-DM1). Used for toxicity signals only, and said so;
+- ``same_class``: another agent of the same class (T-DXd → T-DM1; pembrolizumab → nivolumab), said so ("not
+  pembrolizumab itself");
 - ``any_systemic``: the record is "any systemic therapy given with SRS".
 
-Studies use every relation except ``same_class`` (a study of nivolumab is not a study of pembrolizumab); signals use
-them all, weaker ones ranked later and their reason says how far the evidence is from the patient's drug.
+Studies and signals use them all; weaker relations rank later, and a study or signal reached only through
+``same_class`` never counts as evidence about the patient's own drug (``STUDY_RELATIONS`` are the direct ones; the
+gaps say when only class evidence exists).
 """
 
 from __future__ import annotations

@@ -177,9 +177,9 @@ def match_studies(tables: KbTables, profile: Profile, drugs: list[Drug]) -> tupl
         for i, patient_drug in enumerate(drugs):
             for drug_id in row.drug_ids:
                 kind = relation(patient_drug, vocab.drugs[drug_id]) if drug_id in vocab.drugs else None
-                if kind in STUDY_RELATIONS:
+                if kind in STUDY_RELATIONS or kind == "same_class":
                     drug_hits.append((RELATION_RANK[kind], i, explain(kind, patient_drug, vocab.drugs[drug_id],
-                                                                      "study")))
+                                                                      "study"), kind))
         if setting is None and not drug_hits:
             continue
         why = [histology_reason(vocab, hist_kind, profile.histology_id, hist_id)]
@@ -190,7 +190,7 @@ def match_studies(tables: KbTables, profile: Profile, drugs: list[Drug]) -> tupl
             names = "; ".join(vocab.setting_name(t) for t in row.setting_ids) or "not recorded"
             why.append(f"Setting: {names} — included as a study of the patient's drug")
             setting_kind = "drug_only"
-        why += [text for _, _, text in sorted(set(drug_hits))]
+        why += list(dict.fromkeys(text for _, _, text, _ in sorted(set(drug_hits))))
         check = eligibility(row, profile)
         base = {
             "study_id": row.study_id, "short_name": row.short_name, "design": value(row.design),
@@ -207,7 +207,10 @@ def match_studies(tables: KbTables, profile: Profile, drugs: list[Drug]) -> tupl
                              "eligible_metastases": size_range(row.mets_min, row.mets_max, ""),
                              "why_not": check["why_not"], "why": why + check["why"]})
             continue
-        matched_drugs = list(dict.fromkeys(drugs[i].drug_id for _, i, _ in sorted(drug_hits, key=lambda h: h[1])))
+        matched_drugs = list(dict.fromkeys(drugs[i].drug_id for _, i, _, kind in sorted(drug_hits, key=lambda h: h[1])
+                                           if kind != "same_class"))
+        class_drugs = list(dict.fromkeys(drugs[i].drug_id for _, i, _, kind in sorted(drug_hits, key=lambda h: h[1])
+                                         if kind == "same_class"))
         sort_key = (0 if check["status"] == "covers" else 1,
                     value(row.evidence_level) or 9, 0 if value(row.randomized) else 1, HISTOLOGY_RANK[hist_kind],
                     SETTING_RANK[setting_kind], min((h[0] for h in drug_hits), default=9),
@@ -216,6 +219,7 @@ def match_studies(tables: KbTables, profile: Profile, drugs: list[Drug]) -> tupl
             **base,
             "group": "covers" if check["status"] == "covers" else "eligibility_not_recorded",
             "histology_match": hist_kind, "setting_match": setting_kind, "matched_drug_ids": matched_drugs,
+            "same_class_drug_ids": class_drugs,
             "n_enrolled": value(row.n_enrolled), "histologies": value(row.histologies),
             "settings": value(row.settings), "eligible_metastases": size_range(row.mets_min, row.mets_max, ""),
             "max_diameter_cm": value(row.max_diameter_cm), "max_volume_cc": value(row.max_volume_cc),

@@ -14,8 +14,8 @@ SECTION_TITLES = {"studies": "Studies", "dose_schedules": "Dose schedules", "dru
                   "recommendations": "Guideline recommendations", "imaging": "Imaging",
                   "gaps": "What the KB does not know for this profile"}
 # how many items of each section the one-page summary lists (the page and the CLI list all)
-SUMMARY_LIMITS = {"covers": 6, "eligibility_not_recorded": 3, "dose_schedules": 6, "drug_signals": 6,
-                  "recommendations": 8, "imaging": 4}
+SUMMARY_LIMITS = {"covers": 5, "eligibility_not_recorded": 3, "dose_schedules": 5, "drug_signals": 5,
+                  "recommendations": 6, "imaging": 3}
 
 
 def _n(value: Any) -> str:
@@ -212,11 +212,12 @@ def render_summary(answer: dict[str, Any], share_url: str | None = None) -> str:
         if not items:
             out.append("- none in this KB for this profile")
         for item in items[:limit]:
-            out.append(line(section, item))
+            entry = line(section, item)
             if section == "drug_signals":
-                out.append(f"  Timing window: {_md(item.get('timing_window') or 'not stated in the source')}")
-            if section == "recommendations":
-                out.append(f"  {_md(item.get('recommendation') or '')}")
+                entry += f" — timing window: {_md(item.get('timing_window') or 'not stated in the source')}"
+            if section == "recommendations" and item.get("recommendation"):
+                entry += f"  \n  {_md(item['recommendation'])}"
+            out.append(entry)
         if len(items) > limit:
             out.append(f"- … and {len(items) - limit} more on the page")
         if section == "dose_schedules" and items:
