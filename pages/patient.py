@@ -159,6 +159,10 @@ with tabs[3]:
                 with column:
                     st.markdown(f"**{widgets.escape(body)}**")
                     show_items("recommendations", [r for r in on_topic if r["body_short"] == body])
+    if answer["recommendations_excluded"]:
+        with st.expander(f"Recommendations whose stated population excludes this profile "
+                         f"({len(answer['recommendations_excluded'])})"):
+            show_items("recommendations", answer["recommendations_excluded"], excluded=True)
 
 with tabs[4]:
     st.caption("Imaging evidence that applies to this profile: follow-up, and telling radionecrosis from "

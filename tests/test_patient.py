@@ -215,7 +215,8 @@ def test_recommendation_populations_are_read_with_explicit_rules(population, cou
 
 def test_populations_before_a_diagnosis_never_apply():
     assert parse_population("Patients with suspected brain metastases").pre_diagnosis
-    assert parse_population("Patients with lung cancer", recommendation="Consider screening brain imaging").pre_diagnosis
+    assert parse_population("Patients with lung cancer",
+                            recommendation="Consider screening brain imaging").pre_diagnosis
     assert not parse_population("Patients with suspected leptomeningeal metastasis from solid tumours").pre_diagnosis
 
 
@@ -338,7 +339,7 @@ PROFILES = [
     pytest.param(
         ["--histology", "breast_her2pos", "--metastases", "1", "--diameter-cm", "4.5", "--setting", "postoperative",
          "--drug", "trastuzumab_emtansine"],
-        # a 4.5 cm cavity: N107C (<5 cm) covers, Mahajan (≤4 cm) does not; N107C's cavity dose row is stated for ≤5 cm
+        # a 4.5 cm cavity: N107C (<5 cm) covers, Mahajan (≤4 cm) does not; N107C's cavity dose row is for ≤5 cm
         dict(studies=({"n107c", "stumpf2019", "kamilla"}, {"mahajan2017"}),
              studies_excluded=({"mahajan2017"}, set()),
              dose_schedules=({"n107c__cavity_srs_20gy"}, {"murphy2024__preop_4_6cm_mtd18gy"}),

@@ -18,8 +18,9 @@ from ui.widgets import escape
 ROOT = Path(__file__).resolve().parent.parent
 TIMEOUT = 60
 KIND_SECTIONS = {"study": "studies", "schedule": "dose_schedules", "signal": "drug_signals",
-                 "recommendation": "recommendations", "imaging": "imaging", "excluded study": "studies_excluded"}
-ITEM_ID = re.compile(r":gray\[KB (study|excluded study|schedule|signal|recommendation|imaging) id\] `([^`]+)`")
+                 "recommendation": "recommendations", "imaging": "imaging", "excluded study": "studies_excluded",
+                 "excluded recommendation": "recommendations_excluded"}
+ITEM_ID = re.compile(r":gray\[KB (" + "|".join(KIND_SECTIONS) + r") id\] `([^`]+)`")
 
 
 def open_page(**params) -> AppTest:
@@ -165,7 +166,7 @@ def test_the_page_and_the_command_give_the_same_answer(built_db, capsys, params,
     answer = cli_answer(built_db, capsys, *args)
     at = open_page(**params)
     shown = page_items(at)
-    for section in ("studies", "dose_schedules", "drug_signals", "recommendations", "imaging", "studies_excluded"):
+    for section in KIND_SECTIONS.values():
         key = ID_KEYS[section.removesuffix("_excluded")]
         assert list(shown[section]) == [item[key] for item in answer[section]], section
         for item in answer[section]:

@@ -301,7 +301,7 @@ def search_results(_con: duckdb.DuckDBPyConnection, query: str, year_min: int | 
     return [search.hit_view(hit, index.synonyms) for hit in hits]
 
 
-# ------------------------------------------------------------------------------------------------ evidence for a patient
+# ------------------------------------------------------------------------------------------------ patient evidence
 @st.cache_data(show_spinner=False)
 def patient_vocabulary(_con: duckdb.DuckDBPyConnection):
     """Histologies, settings and drugs a profile is read against (kb.patient.Vocabulary)."""

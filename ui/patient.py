@@ -31,9 +31,10 @@ def source_line(item: dict[str, Any], kind: str, item_id: str) -> str:
 
 
 def item_markdown(section: str, item: dict[str, Any], excluded: bool = False) -> str:
-    """The Markdown block of one item of ``section`` (``excluded``: a study whose eligibility excludes the patient)."""
+    """The Markdown block of one item of ``section`` (``excluded``: a study or recommendation whose stated
+    population excludes the patient; it says why)."""
     item_id = item[ID_KEYS[section]]
-    kind = "excluded study" if excluded else KINDS[section]
+    kind = f"excluded {KINDS[section]}" if excluded else KINDS[section]
     lines = [f"**{escape(HEADLINES[section](item))}**  ", source_line(item, kind, item_id), ""]
     text = body_text(section, item)
     if section == "recommendations":
@@ -56,7 +57,7 @@ def item_markdown(section: str, item: dict[str, Any], excluded: bool = False) ->
             lines.append(f"*Authors' guidance (our words):* {escape(item['sequencing_guidance'])}")
         lines.append("")
     if excluded:
-        lines.append("**Why it does not cover this profile:**")
+        lines.append("**Why it does not apply to this profile:**")
         lines += [f"- {escape(reason)}" for reason in item["why_not"]]
         lines.append("")
     lines.append("**Why it matches:**")

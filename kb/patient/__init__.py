@@ -24,8 +24,9 @@ HER2-low study does not cover HER2-positive disease; an ALK study does not cover
 
 Setting. The patient's setting must be among the study's settings. A cohort coded "mixed settings" is taken to cover
 intact, postoperative and recurrent metastases — never preoperative SRS (a distinct approach that studies tag
-explicitly), leptomeningeal disease or systemic therapy alone. For a recurrence, studies of imaging follow-up of treated lesions also apply. With prior brain
-radiation, studies of re-treatment (recurrent/salvage setting) also apply, said so. A study without a recorded setting
+explicitly), leptomeningeal disease or systemic therapy alone. For a recurrence, studies of imaging follow-up of
+treated lesions also apply. With prior brain radiation, studies of re-treatment (recurrent/salvage setting) also
+apply, said so. A study without a recorded setting
 enters only as a study of the patient's drug.
 
 Systemic-therapy studies of the patient's drugs enter whatever their setting, if their histology applies. The drug

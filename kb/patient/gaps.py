@@ -51,7 +51,8 @@ def find_gaps(tables: KbTables, profile: Profile, drugs: list[Drug], answer: dic
     specific = [s for s in local if s["histology_match"] in ("same", "parent")]
     if checkable:
         if not [s for s in specific if s["group"] == "covers"]:
-            what = count if n is not None else f" with a {d:g} cm lesion" if d is not None else f" with a {v:g} cc lesion"
+            what = (count if n is not None else f" with a {d:g} cm lesion" if d is not None
+                    else f" with a {v:g} cc lesion")
             text = f"No randomized trial in this KB{of_setting} enrolled {hist}{broader}{what}"
             local_covering = [s for s in local if s["group"] == "covers"]
             if local_covering:
@@ -140,8 +141,8 @@ def find_gaps(tables: KbTables, profile: Profile, drugs: list[Drug], answer: dic
     # guidelines
     recs = answer["recommendations"]
     if not recs:
-        gaps.append(f"No guideline recommendation in this KB addresses this profile"
-                    f"{' (' + lower_first(vocab.setting_name(profile.setting_id)) + ')' if profile.setting_id else ''}.")
+        where = f" ({lower_first(vocab.setting_name(profile.setting_id))})" if profile.setting_id else ""
+        gaps.append(f"No guideline recommendation in this KB addresses this profile{where}.")
     else:
         specific = [r for r in recs if any(w.startswith("Histology: for ") for w in r["why"])]
         if not specific:

@@ -83,7 +83,8 @@ _SETTING_RULES = (
                                                                             "preoperative", "recurrent")),
 )
 _CONDITIONS = (
-    (re.compile(r"performance status|\becog\b|expected survival|palliative"), "performance status or expected survival"),
+    (re.compile(r"performance status|\becog\b|expected survival|palliative"),
+     "performance status or expected survival"),
     (re.compile(r"symptomatic|symptoms"), "symptoms"),
     (re.compile(r"extracranial disease"), "extracranial disease"),
     (re.compile(r"systemic therapy options"), "systemic therapy options"),
@@ -231,9 +232,11 @@ def match_recommendations(tables: KbTables, profile: Profile) -> tuple[list[dict
                 why.append("Histology: for " + ", ".join(lower_first(vocab.histology_name(h)) for h in direct))
             elif narrower:
                 why.append("Histology: for " + ", ".join(lower_first(vocab.histology_name(h)) for h in narrower)
-                           + f" — a subtype of {lower_first(vocab.histology_name(patient))}; applies only if the tumour has it")
+                           + f" — a subtype of {lower_first(vocab.histology_name(patient))}; applies only if the "
+                           "tumour has it")
             else:
-                why_not.append("Histology: for " + ", ".join(lower_first(vocab.histology_name(h)) for h in population.histologies))
+                why_not.append("Histology: for " + ", ".join(lower_first(vocab.histology_name(h))
+                                                             for h in population.histologies))
         else:
             why.append("Histology: any solid tumour (no histology named in the population)")
         if population.excluded_histologies and not why_not:
