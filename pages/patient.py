@@ -6,6 +6,8 @@ from urllib.parse import urlencode
 import streamlit as st
 
 from kb.patient import STATEMENT, ProfileError, parse_profile, read_params
+from kb.patient.profile import (MAX_DIAMETER_CM, MAX_DRUGS, MAX_METASTASES, MAX_VOLUME_CC, MIN_DIAMETER_CM,
+                                MIN_VOLUME_CC)
 from kb.patient.report import SECTION_TITLES
 from ui import cache, routing, widgets
 from ui.patient import item_markdown
@@ -25,8 +27,8 @@ st.info(STATEMENT + " Enter no names or identifiers: the profile is kept in the 
 params = {key: st.query_params.get_all(key) for key in st.query_params.keys()}
 from_url, url_problems = read_params(vocab, params)
 if url_problems:
-    st.warning("The link holds values the KB does not accept, so they were left out: " + " ".join(url_problems),
-               icon=":material/link_off:")
+    st.warning("The link holds values the KB does not accept, so they were left out: "
+               + " ".join(widgets.escape(p) for p in url_problems), icon=":material/link_off:")
 
 with st.container(border=True):
     c1, c2 = st.columns(2)
@@ -39,11 +41,13 @@ with st.container(border=True):
                            index=list(SETTINGS).index(from_url["setting_id"]) if from_url["setting_id"] else None,
                            placeholder="Not given")
     c1, c2, c3 = st.columns(3)
-    metastases = c1.number_input("Number of brain metastases", min_value=0, max_value=100, step=1,
+    metastases = c1.number_input("Number of brain metastases", min_value=0, max_value=MAX_METASTASES, step=1,
                                  value=from_url["metastases"], key="pt_mets", placeholder="Not given")
-    diameter = c2.number_input("Largest diameter (cm)", min_value=0.1, max_value=10.0, step=0.1, format="%.1f",
+    diameter = c2.number_input("Largest diameter (cm)", min_value=MIN_DIAMETER_CM, max_value=MAX_DIAMETER_CM, step=0.1,
+                               format="%.1f",
                                value=from_url["diameter_cm"], key="pt_diameter", placeholder="Not given")
-    volume = c3.number_input("Largest volume (cc)", min_value=0.01, max_value=500.0, step=0.5, format="%.2f",
+    volume = c3.number_input("Largest volume (cc)", min_value=MIN_VOLUME_CC, max_value=MAX_VOLUME_CC, step=0.5,
+                             format="%.2f",
                              value=from_url["volume_cc"], key="pt_volume", placeholder="Not given",
                              help="Of the largest lesion, or of the cavity after resection. Diameter and volume are "
                                   "never converted into each other.")
@@ -52,7 +56,7 @@ with st.container(border=True):
     prior = c1.radio("Prior brain radiation", list(PRIOR), format_func=PRIOR.get, horizontal=True, key="pt_prior",
                      index=list(PRIOR).index(prior_value))
     drugs = c2.multiselect("Systemic drugs now given or planned", list(DRUGS), format_func=DRUGS.get,
-                           default=from_url["drug_ids"], key="pt_drug",
+                           default=from_url["drug_ids"], key="pt_drug", max_selections=MAX_DRUGS,
                            placeholder="Type a generic name, brand or abbreviation (T-DM1, Kadcyla, osimertinib)")
 
 widgets.sync_params(histology=histology, mets=metastases, diameter=f"{diameter:g}" if diameter else None,

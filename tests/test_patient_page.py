@@ -130,6 +130,15 @@ def test_a_bad_value_in_the_link_is_explained_and_left_out(built_db):
     assert page_items(at)["studies"]
 
 
+def test_a_hostile_link_is_shown_as_text(built_db):
+    at = open_page(histology="[click](http://evil.example)", diameter="0.01", drug=["<b>x</b>"] * 12)
+    warning = " ".join(w.value for w in at.warning)
+    assert "\\[click\\]\\(http" in warning and "](http" not in warning
+    assert escape("at least 0.1 cm") in warning and "\\<b\\>" in warning
+    assert warning.count("Unknown drug") == 1  # the same problem is said once
+    assert at.number_input(key="pt_diameter").value is None and not at.exception
+
+
 def test_stored_text_is_shown_as_text_not_markup(built_db):
     at = open_page(histology="breast_her2pos", setting="intact", drug="trastuzumab_emtansine")
     block = page_items(at)["drug_signals"]["tdm1_stumpf2019_csrn"]

@@ -4,6 +4,14 @@
 
 Bad input (an unknown drug, a diameter over 10 cm, a negative count, an unknown setting …) prints one sentence per
 problem on standard error and exits with status 2; nothing is written anywhere.
+
+The JSON object: ``profile`` (ids, names, the one-line summary, the page-address parameters), ``statement``,
+``release``; the lists ``studies`` (``study_id``; ``group`` is ``covers`` or ``eligibility_not_recorded``),
+``dose_schedules`` (``schedule_id``; BED/EQD2 computed), ``drug_signals`` (``signal_id``; ``patient_drug_ids``,
+``timing_window``), ``recommendations`` (``recommendation_id``; ``strength`` as graded, ``grading_system``),
+``imaging`` (``imaging_id``) — every item with ``why`` (a list of sentences), its source and verification — and
+``gaps`` (sentences). ``studies_excluded`` and ``recommendations_excluded`` list what the profile's population falls
+outside of, with ``why_not``.
 """
 
 from __future__ import annotations

@@ -19,8 +19,8 @@ from kb.db import query
 from kb.patient.drugs import Drug, covers, is_class_level
 
 MAX_METASTASES = 100
-MAX_DIAMETER_CM = 10.0
-MAX_VOLUME_CC = 500.0
+MIN_DIAMETER_CM, MAX_DIAMETER_CM = 0.1, 10.0
+MIN_VOLUME_CC, MAX_VOLUME_CC = 0.01, 500.0
 MAX_DRUGS = 8
 
 # Settings a patient can be in (the others tag study cohorts: mixed, post_srs_followup), with the words clinicians use.
@@ -368,7 +368,7 @@ from 0 to 100, or leave it out.
 
 
 def parse_diameter(value: Any) -> float | None:
-    """The largest diameter in cm: more than 0 and at most 10 cm.
+    """The largest diameter in cm: from 0.1 to 10 cm.
 
     >>> parse_diameter("2.5"), parse_diameter("")
     (2.5, None)
@@ -376,12 +376,13 @@ def parse_diameter(value: Any) -> float | None:
     try:
         number = _number(value)
     except ValueError:
-        raise ProfileError([f"The largest diameter must be a number of centimetres, more than 0 and at most "
+        raise ProfileError([f"The largest diameter must be a number of centimetres from {MIN_DIAMETER_CM:g} to "
                             f"{MAX_DIAMETER_CM:g} (not '{value}')."]) from None
     if number is None:
         return None
-    if number <= 0:
-        raise ProfileError([f"The largest diameter must be more than 0 cm (not {value}); leave it out if unknown."])
+    if number < MIN_DIAMETER_CM:
+        raise ProfileError([f"The largest diameter must be at least {MIN_DIAMETER_CM:g} cm (not {value}); leave it out "
+                            "if unknown."])
     if number > MAX_DIAMETER_CM:
         raise ProfileError([f"A largest diameter of {number:g} cm is over {MAX_DIAMETER_CM:g} cm, which this KB "
                             f"does not accept: give centimetres from 0.1 to {MAX_DIAMETER_CM:g} (for millimetres, "
@@ -390,17 +391,17 @@ def parse_diameter(value: Any) -> float | None:
 
 
 def parse_volume(value: Any) -> float | None:
-    """The volume of the largest lesion (or cavity) in cc: more than 0 and at most 500 cc."""
+    """The volume of the largest lesion (or cavity) in cc: from 0.01 to 500 cc."""
     try:
         number = _number(value)
     except ValueError:
-        raise ProfileError([f"The volume must be a number of cubic centimetres (cc = mL), more than 0 and at most "
+        raise ProfileError([f"The volume must be a number of cubic centimetres (cc = mL) from {MIN_VOLUME_CC:g} to "
                             f"{MAX_VOLUME_CC:g} (not '{value}')."]) from None
     if number is None:
         return None
-    if number <= 0 or number > MAX_VOLUME_CC:
+    if number < MIN_VOLUME_CC or number > MAX_VOLUME_CC:
         raise ProfileError([f"A volume of {number:g} cc is outside what this KB accepts: give cubic centimetres "
-                            f"(cc = mL) from 0.01 to {MAX_VOLUME_CC:g}, or leave it out."])
+                            f"(cc = mL) from {MIN_VOLUME_CC:g} to {MAX_VOLUME_CC:g}, or leave it out."])
     return round(number, 3)
 
 
@@ -510,7 +511,7 @@ def read_params(vocab: Vocabulary, params: Mapping[str, Any]) -> tuple[dict[str,
             continue
         if drug_id not in fields["drug_ids"]:
             fields["drug_ids"].append(drug_id)
-    return fields, problems
+    return fields, list(dict.fromkeys(problems))
 
 
 def describe(vocab: Vocabulary, profile: Profile) -> str:
