@@ -60,6 +60,8 @@ def ids(answer: dict, section: str) -> list[str]:
     ("EGFR NSCLC", "nsclc_egfr"), ("EGFR-mutant non-small cell lung cancer", "nsclc_egfr"), ("ALK NSCLC", "nsclc_alk"),
     ("NSCLC", "nsclc"), ("small cell lung cancer", "sclc"), ("SCLC", "sclc"), ("RCC", "rcc"),
     ("renal cell carcinoma", "rcc"), ("melanoma", "melanoma"), ("BRAF V600E melanoma", "melanoma_braf"),
+    ("ALK-positive NSCLC", "nsclc_alk"), ("EGFR-mutant lung cancer", "nsclc_egfr"), ("kidney cancer", "rcc"),
+    ("HR+ breast cancer", "breast_hrpos_her2neg"), ("HR+/HER2- breast", "breast_hrpos_her2neg"),
 ])
 def test_histology_is_read_from_ids_and_clinical_names(vocab, text, expected):
     assert resolve_histology(vocab, text) == expected
@@ -70,6 +72,8 @@ def test_histology_is_read_from_ids_and_clinical_names(vocab, text, expected):
     ("postop", "postoperative"), ("before planned surgery", "preoperative"), ("neoadjuvant", "preoperative"),
     ("recurrence after SRS or WBRT", "recurrent"), ("salvage", "recurrent"), ("LMD", "leptomeningeal"),
     ("leptomeningeal", "leptomeningeal"), ("systemic therapy alone", "systemic_only"), (None, None), ("", None),
+    ("preoperative SRS", "preoperative"), ("post-operative cavity SRS", "postoperative"),
+    ("recurrent after radiosurgery", "recurrent"), ("leptomeningeal spread", "leptomeningeal"),
 ])
 def test_setting_is_read_from_ids_names_and_clinician_phrases(vocab, text, expected):
     assert resolve_setting(vocab, text) == expected
@@ -83,6 +87,8 @@ def test_setting_is_read_from_ids_names_and_clinician_phrases(vocab, text, expec
     ("anti-PD-1", "pd1_pdl1_any"),  # shared by nivolumab, pembrolizumab and the class entry: the class covers both
     ("dabrafenib", "braf_inhibitor"), ("vemurafenib", "vemurafenib"),
     ("dabrafenib plus trametinib", "dabrafenib_trametinib"), ("dexamethasone", "corticosteroids"),
+    ("dabrafenib/trametinib", "dabrafenib_trametinib"), ("ipilimumab + nivolumab", "nivolumab_ipilimumab"),
+    ("checkpoint inhibitors", "ici_any"), ("BRAF/MEK inhibitors", "braf_mek_inhibitor"),
 ])
 def test_drug_is_read_from_generic_names_brands_and_abbreviations(vocab, text, expected):
     assert resolve_drug(vocab, text) == expected

@@ -164,6 +164,7 @@ _HISTOLOGY_PHRASES = (  # applied in order, before the text is cut into words
     (r"hr[\s_-]*(?:\+|pos(?:itive)?)\s*/?\s*her[\s_-]*2[\s_-]*(?:-|neg(?:ative)?)", " hrposher2neg "),
     (r"her[\s_-]*2[\s_-]*low", " her2low "),
     (r"her[\s_-]*2[\s_-]*(?:\+|pos(?:itive)?|amplified|overexpressing)", " her2pos "),
+    (r"\b(?:hr|er)[\s_-]*(?:\+|pos(?:itive)?)(?![\s/_-]*her)|\bluminal\b", " hrposher2neg "),
     (r"braf[\s_-]*v600[ek]?", " braf "),
     (r"gastro[\s_-]*intestinal", " gi "),
 )
@@ -241,7 +242,18 @@ def resolve_histology(vocab: Vocabulary, text: str) -> str:
 
 # ------------------------------------------------------------------------------------------------ setting
 def _setting_key(text: str) -> str:
-    return " ".join(re.split(r"[^a-z0-9]+", str(text).lower())).strip()
+    words = re.split(r"[^a-z0-9]+", str(text).lower())
+    return " ".join(w for w in words if w and w not in ("srs", "sbrt", "fsrt", "radiosurgery", "setting", "the"))
+
+
+_SETTING_WORDS = (  # when no phrase matches exactly: the words a clinician's own phrase is likely to contain
+    ("intact", re.compile(r"\bunresected\b|\bintact\b|\bnot resected\b")),
+    ("preoperative", re.compile(r"\bpre ?op|\bneoadjuvant\b|\bbefore (?:planned )?(?:surgery|resection)")),
+    ("postoperative", re.compile(r"\bpost ?op|(?<!un)\bresect|\bcavity\b|\bafter (?:surgery|resection)")),
+    ("recurrent", re.compile(r"\brecurr|\bsalvage\b|\bre ?irradiat|\blocal failure\b|\bprogress")),
+    ("leptomeningeal", re.compile(r"\blepto|\blmd\b")),
+    ("systemic_only", re.compile(r"\bsystemic\b")),
+)
 
 
 def resolve_setting(vocab: Vocabulary, text: str | None) -> str | None:
@@ -256,6 +268,9 @@ def resolve_setting(vocab: Vocabulary, text: str | None) -> str | None:
         names = vocab.settings.loc[vocab.settings["setting_id"] == setting_id, "name"].tolist()
         if key in {_setting_key(setting_id)} | {_setting_key(p) for p in phrases} | {_setting_key(n) for n in names}:
             return setting_id
+    found = [s for s, pattern in _SETTING_WORDS if s in known and pattern.search(key)]
+    if len(found) == 1:
+        return found[0]
     accepted = "; ".join(f"{s} ({SETTING_HINTS[s]})" for s in PATIENT_SETTINGS if s in known)
     if key in {"mixed", "post srs followup"} or key in {_setting_key(n) for n in vocab.settings["name"]}:
         raise ProfileError([f"'{text}' describes study cohorts, not a patient's setting. Accepted settings: "
@@ -273,8 +288,17 @@ def drug_key(text: str) -> str:
     >>> {drug_key("dabrafenib + trametinib"), drug_key("dabrafenib plus trametinib"), drug_key("dabrafenib-trametinib")}
     {'dabrafenibtrametinib'}
     """
+    return "".join(_drug_words(text))
+
+
+def _drug_words(text: str) -> list[str]:
     words = re.split(r"[^a-z0-9]+", str(text).lower().replace("+", " plus "))
-    return "".join(w for w in words if w not in ("plus", "and", "with"))
+    return [w[:-1] if len(w) > 5 and w.endswith("s") else w for w in words if w and w not in ("plus", "and", "with")]
+
+
+def _unordered_key(text: str) -> str:
+    """The key with its words in alphabetical order: 'ipilimumab + nivolumab' is the same regimen."""
+    return "~" + "".join(sorted(_drug_words(text)))
 
 
 def _drug_index(drugs: dict[str, Drug], synonyms: tuple[tuple[str, str], ...]) -> dict[str, tuple[str, ...]]:
@@ -284,6 +308,7 @@ def _drug_index(drugs: dict[str, Drug], synonyms: tuple[tuple[str, str], ...]) -
         for spelling in (drug.drug_id, drug.name, *drug.abbreviations):
             if drug_key(spelling):
                 index.setdefault(drug_key(spelling), set()).add(drug.drug_id)
+                index.setdefault(_unordered_key(spelling), set()).add(drug.drug_id)
     groups: dict[str, list[str]] = {}
     for group_id, term in synonyms:
         groups.setdefault(group_id, []).append(term)
@@ -303,7 +328,7 @@ def resolve_drug(vocab: Vocabulary, text: str) -> str:
     """
     raw = str(text or "").strip()
     key = drug_key(raw)
-    found = vocab._drug_keys.get(key, ())
+    found = vocab._drug_keys.get(key, ()) or vocab._drug_keys.get(_unordered_key(raw), ())
     if len(found) == 1:
         return found[0]
     if len(found) > 1:
