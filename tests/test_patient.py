@@ -22,7 +22,8 @@ from kb.patient import ID_KEYS, ProfileError, load_tables, parse_profile, profil
 from kb.patient.drugs import Drug, relation
 from kb.patient.guidelines import parse_population
 from kb.patient.match import eligibility
-from kb.patient.profile import Profile, resolve_drug, resolve_histology, resolve_setting
+from kb.patient.profile import Profile
+from kb.patient.vocabulary import resolve_drug, resolve_histology, resolve_setting
 from kb.patient.report import render_summary, render_text
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -8,7 +8,8 @@ a treatment.
     >>> # profile = parse_profile(tables.vocab, "HER2+ breast", 3, 2, None, "intact", None, ["T-DM1"])
     >>> # evidence(tables, profile)["drug_signals"][0]["signal_id"]   -> 'tdm1_stumpf2019_csrn'
 
-The package, by concern: ``profile`` (reading and checking what is entered), ``drugs`` (how two drugs relate),
+The package, by concern: ``vocabulary`` (the KB's names: histologies, settings, drugs, with "did you mean"),
+``profile`` (reading and checking what is entered), ``drugs`` (how two drugs relate),
 ``match`` (studies, schedules, signals, imaging), ``guidelines`` (recommendation populations), ``gaps``,
 ``answer`` (one dict for the page, the download and the CLI), ``report`` (text and Markdown), ``cli``.
 
@@ -66,8 +67,9 @@ signal, or SRS in the patient's setting raises it; planning, detection and predi
 
 from kb.patient.answer import ID_KEYS, SECTIONS, STATEMENT, evidence, evidence_for, item_ids
 from kb.patient.load import KbTables, load_tables
-from kb.patient.profile import (Profile, ProfileError, Vocabulary, describe, drug_choices, histology_choices,
-                                load_vocabulary, parse_profile, profile_from_params, read_params, setting_choices)
+from kb.patient.profile import Profile, describe, parse_profile, profile_from_params, read_params
+from kb.patient.vocabulary import (ProfileError, Vocabulary, drug_choices, histology_choices, load_vocabulary,
+                                   setting_choices)
 
 __all__ = ["ID_KEYS", "SECTIONS", "STATEMENT", "KbTables", "Profile", "ProfileError", "Vocabulary", "describe",
            "drug_choices", "evidence", "evidence_for", "histology_choices", "item_ids", "load_tables",

@@ -36,7 +36,8 @@ def open_kb(db: str | None = None) -> duckdb.DuckDBPyConnection:
 def cmd_patient(args: argparse.Namespace) -> int:
     from kb.patient.answer import evidence
     from kb.patient.load import load_tables
-    from kb.patient.profile import ProfileError, parse_profile
+    from kb.patient.profile import parse_profile
+    from kb.patient.vocabulary import ProfileError
     from kb.patient.report import render_text
 
     try:

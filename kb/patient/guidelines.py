@@ -31,7 +31,8 @@ from typing import Any
 
 from kb.patient.load import KbTables, source_fields, value
 from kb.patient.match import histology_relation, lower_first
-from kb.patient.profile import Profile, Vocabulary
+from kb.patient.profile import Profile
+from kb.patient.vocabulary import Vocabulary
 from kb.queries import size_range
 
 ALL_SETTINGS = ("intact", "postoperative", "preoperative", "recurrent", "leptomeningeal", "systemic_only")

@@ -15,7 +15,7 @@ import pandas as pd
 
 from kb import queries
 from kb.db import query
-from kb.patient.profile import Vocabulary, load_vocabulary
+from kb.patient.vocabulary import Vocabulary, load_vocabulary
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,8 @@ from typing import Any, Iterable
 
 from kb.patient.drugs import RELATION_RANK, STUDY_RELATIONS, Drug, explain, relation
 from kb.patient.load import KbTables, source_fields, value
-from kb.patient.profile import Profile, Vocabulary
+from kb.patient.profile import Profile
+from kb.patient.vocabulary import Vocabulary
 from kb.queries import size_range
 
 PARENCHYMAL = ("intact", "postoperative", "preoperative", "recurrent")
