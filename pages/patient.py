@@ -114,6 +114,8 @@ with tabs[0]:
     st.subheader(f"Eligibility covers this profile ({len(covers)})")
     if covers:
         show_items("studies", covers)
+    elif profile.metastases is None and profile.diameter_cm is None and profile.volume_cc is None:
+        st.caption("Give the number of metastases or the lesion size above to check each study's eligibility.")
     else:
         widgets.empty_state("No study in the KB records an eligibility (number of metastases or size) that covers "
                             "this profile.")
