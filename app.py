@@ -25,6 +25,8 @@ PAGES = {
                 url_path="toxicity"),
         st.Page(HERE / "pages/guidelines.py", title="Guidelines", icon=":material/gavel:", url_path="guidelines"),
         st.Page(HERE / "pages/imaging.py", title="Imaging", icon=":material/radiology:", url_path="imaging"),
+        st.Page(HERE / "pages/patient.py", title="Evidence for a patient", icon=":material/person_search:",
+                url_path="patient"),
     ],
     "Editors": [
         st.Page(HERE / "pages/editor.py", title="Editor workspace", icon=":material/edit_note:", url_path="editor"),

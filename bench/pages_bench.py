@@ -31,6 +31,12 @@ PAGES: tuple[tuple[str, str, dict[str, str | list[str]]], ...] = (
     ("Drug–SRS toxicity", "pages/toxicity.py", {}),
     ("Guidelines", "pages/guidelines.py", {}),
     ("Imaging", "pages/imaging.py", {}),
+    ("Evidence for a patient (empty form)", "pages/patient.py", {}),
+    ("Evidence for a patient (HER2+ breast, T-DM1)", "pages/patient.py",
+     {"histology": "breast_her2pos", "mets": "3", "diameter": "2", "setting": "intact",
+      "drug": ["trastuzumab_emtansine"]}),
+    ("Evidence for a patient (melanoma, 6 mets, ICI)", "pages/patient.py",
+     {"histology": "melanoma", "mets": "6", "setting": "intact", "prior": "yes", "drug": ["pembrolizumab"]}),
 )
 
 

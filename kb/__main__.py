@@ -1,4 +1,4 @@
-"""Command line: ``python -m kb build | check | export | search | add-editor | parse-references``."""
+"""Command line: ``python -m kb build | check | export | search | patient | add-editor | parse-references``."""
 
 from __future__ import annotations
 
@@ -98,7 +98,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", default="-", help="CSV file to write (default: standard output)")
     p.set_defaults(func=cmd_parse_references)
 
-    for extra in ("kb.curation", "kb.search", "kb.export", "kb.auth"):  # later features register their own sub-commands
+    for extra in ("kb.curation", "kb.search", "kb.export", "kb.auth", "kb.patient.cli"):  # later features register their own sub-commands
         try:
             module = __import__(extra, fromlist=["register_cli"])
         except ImportError:

@@ -299,3 +299,45 @@ def search_results(_con: duckdb.DuckDBPyConnection, query: str, year_min: int | 
     hits = index.search(query, limit=limit, year_min=year_min, year_max=year_max, pub_types=pub_types,
                         histologies=histologies)
     return [search.hit_view(hit, index.synonyms) for hit in hits]
+
+
+# ------------------------------------------------------------------------------------------------ patient evidence
+@st.cache_data(show_spinner=False)
+def patient_vocabulary(_con: duckdb.DuckDBPyConnection):
+    """Histologies, settings and drugs a profile is read against (kb.patient.Vocabulary)."""
+    from kb import patient
+
+    return patient.load_vocabulary(_con)
+
+
+@st.cache_data(show_spinner=False)
+def patient_choices(_con: duckdb.DuckDBPyConnection) -> tuple[dict[str, str], dict[str, str], dict[str, str]]:
+    """The form's choices: histologies (subtypes under their tumour), patient settings, drugs with their names."""
+    from kb import patient
+
+    vocab = patient.load_vocabulary(_con)
+    return patient.histology_choices(vocab), patient.setting_choices(vocab), patient.drug_choices(vocab)
+
+
+@st.cache_data(show_spinner=False)
+def patient_tables(_con: duckdb.DuckDBPyConnection):
+    """Every table a patient answer reads, loaded once per data version."""
+    from kb import patient
+
+    return patient.load_tables(_con)
+
+
+@st.cache_data(show_spinner=False, max_entries=256)
+def patient_evidence(_con: duckdb.DuckDBPyConnection, profile) -> dict:
+    """The whole answer for one profile (kb.patient.evidence) — the same dict the CLI prints as JSON."""
+    from kb import patient
+
+    return patient.evidence(patient_tables(_con), profile)
+
+
+@st.cache_data(show_spinner=False, max_entries=256)
+def patient_summary(_con: duckdb.DuckDBPyConnection, profile, share_url: str | None) -> str:
+    """The one-page Markdown summary of that answer, with its citations."""
+    from kb.patient.report import render_summary
+
+    return render_summary(patient_evidence(_con, profile), share_url)
