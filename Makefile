@@ -34,4 +34,4 @@ bench: $(STAMP)
 	$(PY) -m bench
 
 clean:
-	rm -rf $(VENV) .pytest_cache brainmets.duckdb brainmets.duckdb.wal
+	rm -rf $(VENV) .pytest_cache releases-out

@@ -1509,11 +1509,20 @@ def views_frame(views: Sequence[dict[str, Any]]) -> pd.DataFrame:
 
 # ------------------------------------------------------------------------------------------------ command line
 def cmd_search(args: argparse.Namespace) -> int:
-    from kb.build import ensure_built
-    from kb.db import connect
+    from kb.releases import NoRelease, open_release, reader_path
 
-    path = ensure_built(Path(args.db) if args.db else None)
-    con = connect(path)
+    try:
+        path = Path(args.db) if args.db else reader_path()
+    except NoRelease as exc:
+        from kb.config import read_only
+
+        if read_only():
+            print(exc, file=sys.stderr)
+            return 1
+        from kb.rebuild import ensure_ready
+
+        path = ensure_ready(quiet=True).path   # a fresh clone: build and publish first
+    con = open_release(path)   # read-only: any number of processes, the app serving included
     try:
         index = build_index(con)
     finally:
@@ -1543,5 +1552,5 @@ def register_cli(sub) -> None:
     p.add_argument("--from", dest="year_from", type=int, help="earliest year")
     p.add_argument("--to", dest="year_to", type=int, help="latest year")
     p.add_argument("--type", action="append", help="publication type (repeatable), e.g. randomized_trial")
-    p.add_argument("--db", help="database path (default: $KB_DB or brainmets.duckdb)")
+    p.add_argument("--db", help="a KB file to search (default: $KB_DB, else the current release)")
     p.set_defaults(func=cmd_search)
