@@ -196,7 +196,9 @@ def publish(cur: Any, folder: Path, force: bool = False, keep: int = KEEP) -> Re
     Same content as the current release → no new file; the pointer only records the new state token.
     Raises ``DiskFull`` (nothing half-written, the previous release stays current) when the disk is full."""
     folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
+    if not folder.is_dir():
+        folder.mkdir(parents=True, exist_ok=True)
+        os.chmod(folder, 0o755)   # readers (maybe another system user) list it
     clean_temps(folder)
     token = state_token(cur)
     now = current(folder)

@@ -266,6 +266,8 @@ class Store:
             raise StoreMissing()
         held_before = self._lock_fd is not None
         self._take_lock()
+        if not held_before:
+            self._clean_leftovers()
         deadline = time.monotonic() + self.wait_s
         while True:
             try:
@@ -289,7 +291,13 @@ class Store:
                 raise
         self.opens += 1
         self._broken = False
+        _private_umask(+1)   # DuckDB creates the WAL (password hashes in it) on the first write: 0600
         make_private(self.path, self.wal)
+
+    def _clean_leftovers(self) -> None:
+        """Files a killed ``kb build`` left (we hold the lock, so nobody is writing them)."""
+        for suffix in (".building", ".building.wal", ".adopting"):
+            (self.folder / (STORE_FILE + suffix)).unlink(missing_ok=True)
 
     def _close(self, keep_lock: bool = False) -> None:
         if self._con is not None:
@@ -298,6 +306,7 @@ class Store:
             except duckdb.Error as exc:
                 log.warning("closing the editorial store: %s", exc)
             self._con = None
+            _private_umask(-1)
             make_private(self.path, self.wal)
         if not keep_lock:
             self._drop_lock()
@@ -347,6 +356,22 @@ class Store:
             return True
         finally:
             os.close(fd)
+
+
+_UMASK_LOCK = threading.Lock()
+_UMASK_STATE = {"users": 0, "saved": 0o022}
+
+
+def _private_umask(delta: int) -> None:
+    """While any store is open in this process, files are created 0600/0700 (umask 077): DuckDB creates the
+    write-ahead log itself. Files meant for others (releases, data/ CSVs) are chmod'ed explicitly."""
+    with _UMASK_LOCK:
+        before = _UMASK_STATE["users"]
+        _UMASK_STATE["users"] = max(0, before + delta)
+        if before == 0 and delta > 0:
+            _UMASK_STATE["saved"] = os.umask(0o077)
+        elif before > 0 and _UMASK_STATE["users"] == 0:
+            os.umask(_UMASK_STATE["saved"])
 
 
 class StoreCursor:

@@ -38,6 +38,12 @@ def flash(kind: str, text: str) -> None:
     state["flash"] = (kind, text)
 
 
+def stop_with_footer() -> None:
+    """Stop here, as every page ends: with the footer naming the release readers see."""
+    widgets.footer(cache.release_info(cache.connection()))
+    st.stop()
+
+
 def show_flash() -> None:
     if "flash" in state:
         kind, text = state.pop("flash")
@@ -74,7 +80,7 @@ if not editor:
             st.button("Sign out", on_click=st.logout)
         else:
             st.button("Sign in with your organisation's account", on_click=st.login, type="primary")
-        st.stop()
+        stop_with_footer()
     with st.form("sign_in"):
         name = st.text_input("Editor name", max_chars=100)
         password = st.text_input("Password", type="password", max_chars=200)
@@ -84,12 +90,12 @@ if not editor:
             result = auth.sign_in(con, name, password)
         except (StoreError, DiskFull) as exc:
             show_error(exc)
-            st.stop()
+            stop_with_footer()
         if result.ok:
             state["editor"] = name.strip()
             st.rerun()
         st.error(result.message)
-    st.stop()
+    stop_with_footer()
 
 # ------------------------------------------------------------------------------------------------ signed in
 top = st.columns([4, 1])

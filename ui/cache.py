@@ -120,6 +120,44 @@ def editorial_store() -> Store:
     return store
 
 
+# ------------------------------------------------------------------------------------------------ releases
+def release_path(con: duckdb.DuckDBPyConnection) -> Path:
+    """The file of the release ``con`` reads."""
+    cur = con.cursor()
+    try:
+        return Path(cur.execute("SELECT path FROM duckdb_databases() WHERE database_name = current_database()")
+                    .fetchone()[0])
+    finally:
+        cur.close()
+
+
+def kept_releases() -> dict[str, Path]:
+    """Release id -> file of every release kept in the releases folder, newest first (the pinned file alone when
+    ``$KB_DB`` is set)."""
+    from kb.releases import list_releases
+
+    pinned = pinned_db()
+    if pinned is not None:
+        return {release_id_of(_connection(str(pinned))): pinned}
+    return dict(list_releases(releases_dir()))
+
+
+@st.cache_data(show_spinner="Writing the release bundle…", max_entries=2)
+def bundle_zip(path: str) -> bytes:
+    """The zip of a release's bundle (a release file never changes, so its path is its key)."""
+    from kb.bundle import bundle_zip as make_zip
+
+    return make_zip(Path(path))
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def release_changes(older: str, newer: str) -> pd.DataFrame:
+    """What changed between two release files, with the reasons from the audit log."""
+    from kb import changes
+
+    return changes.as_frame(changes.between(_connection(older), _connection(newer)))
+
+
 def clear_data() -> None:
     """Forget cached query results (not needed after an edit: loaders are keyed by release)."""
     st.cache_data.clear()
