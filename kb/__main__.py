@@ -21,10 +21,10 @@ def cmd_build(args: argparse.Namespace) -> int:
     store = get_store(args.home)
     try:
         if args.if_needed:
-            release = ensure_ready(store)
+            release = ensure_ready(store, Path(args.data_dir))
             print(f"Ready: release {release.release_id} in {release.folder}.")
             return 0
-        report = rebuild_store(store, force=args.force)
+        report = rebuild_store(store, Path(args.data_dir), force=args.force)
     except build_mod.BuildError as exc:
         print(exc, file=sys.stderr)
         print("Nothing was written.", file=sys.stderr)
@@ -106,6 +106,7 @@ def main(argv: list[str] | None = None) -> int:
                                                         "same record, keep the accepted edit (export writes it)")
     p.add_argument("--if-needed", action="store_true", help="only when the store is missing or data/ changed; "
                                                             "then publish if the current release is behind")
+    p.add_argument("--data-dir", default=str(DATA_DIR), help="where the CSV files are (default: data/)")
     p.set_defaults(func=cmd_build)
 
     p = sub.add_parser("publish", help="publish the editorial store as a new release if the current one is behind")

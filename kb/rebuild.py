@@ -202,7 +202,7 @@ def _rebase(con: duckdb.DuckDBPyConnection, old: _OldState, force: bool, report:
     columns = [r[0] for r in con.execute("SELECT column_name FROM information_schema.columns WHERE table_name = "
                                          "'audit_log' ORDER BY ordinal_position").fetchall()]
     seen: set[tuple[str, str]] = set()
-    clashes: list[str] = []
+    clashes: dict[str, str] = {}     # 'sources ref028' -> what data/ changed
     unappliable: list[str] = []
     cleanup_id = 0
     for row in old.audit:
@@ -217,8 +217,7 @@ def _rebase(con: duckdb.DuckDBPyConnection, old: _OldState, force: bool, report:
                 seen.add((table, record_id))
                 expected = json.loads(row["before_json"]) if row["before_json"] else None
                 if current != expected:
-                    what = "; ".join(str(d) for d in edits.diff(expected, current)[:3])
-                    clashes.append(f"{table} {record_id} (in data/: {what or 'changed'})")
+                    clashes[f"{table} {record_id}"] = "; ".join(str(d) for d in edits.diff(expected, current)[:3])
             cur.execute("BEGIN TRANSACTION")
             try:
                 deferred = edits._converge(cur, table, current, after)
@@ -240,8 +239,9 @@ def _rebase(con: duckdb.DuckDBPyConnection, old: _OldState, force: bool, report:
             unappliable.append(f"change #{row['audit_id']} to {table} {record_id} ({'; '.join(errors)})")
         report.rebased += 1
     if unappliable or (clashes and not force):
-        raise BuildClash(clashes, unappliable)
-    report.forced = sorted(set(old.forced) | {c.split(" (in data/")[0] for c in clashes})
+        raise BuildClash([f"{key} (changed by hand in data/: {what or 'rows'})" for key, what in clashes.items()],
+                         unappliable)
+    report.forced = sorted(set(old.forced) | set(clashes))
 
 
 def _finish(con: duckdb.DuckDBPyConnection, data_dir: Path, old: _OldState | None, report: RebuildReport) -> None:
