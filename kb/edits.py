@@ -47,7 +47,7 @@ import pandas as pd
 from kb import validate
 from kb.config import read_only
 from kb.schema import RUNTIME_SCHEMA_PATH, create_schema, tables
-from kb.store import holding
+from kb.store import holding, publish_if_ahead
 from kb.validate import Problem, label
 
 WRITE_LOCK = threading.Lock()  # one writer at a time in this process (DuckDB allows one writing process per file)
@@ -1015,6 +1015,7 @@ def accept(con: duckdb.DuckDBPyConnection, proposal_id: int, reviewer: str, comm
     with holding(con):
         audit_ids = _accept(con, proposal_id, reviewer, comment)
         finish_cleanup(con)
+        publish_if_ahead(con)
     return audit_ids
 
 

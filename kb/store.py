@@ -190,6 +190,14 @@ class Store:
         self.last_release, self.publish_error = release.release_id, None
         return release
 
+    def publish_if_ahead(self) -> str | None:
+        """Publish now if the working copy moved on (what ``accept`` calls before it returns, so the release id it
+        reports is the one readers get even when other sessions keep the store open). Failures are kept in
+        ``publish_error`` (the change is committed; a later operation publishes it). Returns the current id."""
+        with self.held(), self._cond:
+            self._publish_if_ahead()
+        return self.last_release
+
     def close(self) -> None:
         """Close the connection now if nobody uses it (it would close after lingering anyway). Idempotent."""
         with self._cond:
@@ -242,6 +250,7 @@ class Store:
                 self._broken = True
             return
         self.publish_error = None
+        release = release or releases.current(self.releases)
         if release is not None:
             self.last_release = release.release_id
 
@@ -479,6 +488,12 @@ def _close_all() -> None:
             store.close()
         except Exception:  # noqa: BLE001 - exiting anyway
             pass
+
+
+def publish_if_ahead(con: Any) -> None:
+    """After a write: publish at once when ``con`` is the editorial store (nothing for a plain connection)."""
+    if isinstance(con, Store) and con.publish_enabled:
+        con.publish_if_ahead()
 
 
 def holding(con: Any):
