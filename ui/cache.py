@@ -53,8 +53,10 @@ def connection() -> duckdb.DuckDBPyConnection:
     says so in a sentence and stops: a traceback would tell a clinician nothing. Nothing is cached then, so the
     next rerun tries again."""
     try:
-        path = _release_path()
-        con = _connection(str(path))
+        try:
+            con = _connection(str(_release_path()))
+        except duckdb.IOException:   # pruned between reading the pointer and opening it: read the pointer again
+            con = _connection(str(_release_path()))
     except (NoRelease, StoreError, DiskFull) as exc:
         st.error(str(exc), icon=":material/lock:")
         st.stop()
