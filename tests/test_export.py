@@ -242,6 +242,8 @@ def test_a_staging_folder_without_its_journal_is_thrown_away(econ, data_dir):
     staging = export.staging_dir(data_dir)
     staging.mkdir()
     (staging / "studies.csv").write_text("half written", encoding="utf-8")
+    (data_dir / "sources.csv.exporting").write_text("left by an export of an earlier version", encoding="utf-8")
     before = snapshot(data_dir)
     assert export.recover(data_dir, econ) == "discarded"
     assert not staging.exists() and snapshot(data_dir) == before
+    assert not list(data_dir.glob("*.exporting"))
