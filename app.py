@@ -14,6 +14,7 @@ PAGES = {
         st.Page(HERE / "pages/home.py", title="Home", icon=":material/home:", default=True),
         st.Page(HERE / "pages/sources.py", title="Sources", icon=":material/menu_book:", url_path="sources"),
         st.Page(HERE / "pages/search.py", title="Search", icon=":material/search:", url_path="search"),
+        st.Page(HERE / "pages/releases.py", title="Releases", icon=":material/history:", url_path="releases"),
     ],
     "Evidence": [
         st.Page(HERE / "pages/dashboard.py", title="Evidence dashboard", icon=":material/monitoring:",

@@ -1,4 +1,5 @@
-"""Building the database: validation first, every problem listed, atomic, idempotent, never over unexported edits."""
+"""Building a KB file from data/: validation first, every problem listed, atomic, idempotent.
+(Rebuilding the editorial store, which keeps accepted edits, is tests/test_rebuild.py.)"""
 
 import csv
 import threading
@@ -8,7 +9,7 @@ import duckdb
 import pytest
 
 from kb import build as build_mod
-from kb.build import BuildError, UnexportedEditsError, build, load_and_validate, unexported_changes
+from kb.build import BuildError, build, load_and_validate
 from kb.config import DATA_DIR, TABLES
 from kb.db import connect, query
 from kb.schema import create_schema
@@ -115,24 +116,6 @@ def test_schema_itself_rejects_bad_rows(sql, expected):
         con.execute(sql)
 
 
-def test_rebuild_refuses_to_replace_unexported_edits_and_force_backs_up(tmp_path):
-    path = tmp_path / "kb.duckdb"
-    build(path)
-    con = duckdb.connect(str(path))
-    con.execute("INSERT INTO audit_log VALUES (1, now(), 'ana', 'ben', 'update', 'studies', 'n0574', 'typo', "
-                "'{}', '{}', 1)")
-    con.close()
-    assert unexported_changes(path) == 1
-    with pytest.raises(UnexportedEditsError, match="kb export"):
-        build(path)
-    assert duckdb.connect(str(path), read_only=True).execute("SELECT count(*) FROM audit_log").fetchone()[0] == 1
-    build(path, force=True)
-    backups = list(tmp_path.glob("kb.duckdb.backup-*"))
-    assert len(backups) == 1
-    assert duckdb.connect(str(backups[0]), read_only=True).execute(
-        "SELECT count(*) FROM audit_log").fetchone()[0] == 1
-
-
 def test_failure_mid_build_keeps_the_old_database(tmp_path, monkeypatch):
     path = tmp_path / "kb.duckdb"
     build(path)
@@ -151,9 +134,13 @@ def test_failure_mid_build_keeps_the_old_database(tmp_path, monkeypatch):
     assert not list(tmp_path.glob("*.building*"))
 
 
-def test_app_start_builds_a_missing_database(tmp_path):
-    path = tmp_path / "sub" / "kb.duckdb"
-    assert build_mod.ensure_built(path) == path and path.exists()
+def test_a_built_file_holds_the_kb_tables_only(tmp_path):
+    """No editor accounts, proposals or sign-in attempts in a KB file: they live only in the editorial store."""
+    path = tmp_path / "kb.duckdb"
+    build(path)
+    con = duckdb.connect(str(path), read_only=True)
+    names = {r[0] for r in con.execute("SELECT table_name FROM information_schema.tables").fetchall()}
+    assert names == set(TABLES) | {"kb_meta"}
 
 
 def test_queries_from_many_threads_on_one_connection(built_db):

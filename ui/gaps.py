@@ -1,6 +1,6 @@
 """'Also in the bibliography, figures not curated: …' under a page's evidence (kb/gaps.py finds the sources).
 
-Self-contained (its own small cache) so that a page adds it with one line.
+A page adds it with one line; the query is cached with the other loaders (ui/cache.uncurated_sources).
 """
 
 from __future__ import annotations
@@ -13,20 +13,15 @@ import streamlit as st
 
 from kb import gaps
 from kb.queries import doi_url, pubmed_url
+from ui import cache
 
 LIMIT = 6  # names in the visible line; the rest are in the expander
-
-
-@st.cache_data(show_spinner=False)
-def _uncurated(_con: duckdb.DuckDBPyConnection, topic: str, drug_ids: tuple[str, ...],
-               drug_classes: tuple[str, ...]) -> pd.DataFrame:
-    return gaps.uncurated_sources(_con, topic, drug_ids, drug_classes)
 
 
 def uncurated_note(con: duckdb.DuckDBPyConnection, topic: str, drug_ids: Sequence[str] = (),
                    drug_classes: Sequence[str] = ()) -> None:
     """One caption naming the sources on ``topic`` without curated figures; all of them in an expander."""
-    frame = _uncurated(con, topic, tuple(drug_ids), tuple(drug_classes))
+    frame = cache.uncurated_sources(con, topic, tuple(drug_ids), tuple(drug_classes))
     if frame.empty:
         return
     st.caption(gaps.gap_sentence(frame, LIMIT) + " The KB holds these papers but none of their figures yet.")

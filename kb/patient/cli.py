@@ -25,12 +25,10 @@ import duckdb
 
 
 def open_kb(db: str | None = None) -> duckdb.DuckDBPyConnection:
-    """The one place this command opens the KB, for reading — the existing way (``kb.search``'s command does the
-    same): built from data/ first if the file is missing, read-only when ``KB_READ_ONLY=1``."""
-    from kb.build import ensure_built
-    from kb.db import connect
+    """The KB this command reads: the current release, read-only, as ``kb search`` opens it (kb.releases)."""
+    from kb.releases import open_reader
 
-    return connect(ensure_built(Path(db) if db else None))
+    return open_reader(db)
 
 
 def cmd_patient(args: argparse.Namespace) -> int:
@@ -40,11 +38,12 @@ def cmd_patient(args: argparse.Namespace) -> int:
     from kb.patient.vocabulary import ProfileError
     from kb.patient.report import render_text
 
+    from kb.releases import NoRelease
+
     try:
         con = open_kb(args.db)
-    except duckdb.IOException as exc:
-        print(f"Cannot open the knowledge base ({exc}). If another program is writing to it, close it or start "
-              "that program with KB_READ_ONLY=1.", file=sys.stderr)
+    except (NoRelease, duckdb.IOException) as exc:
+        print(f"Cannot open the knowledge base: {exc}", file=sys.stderr)
         return 1
     try:
         tables = load_tables(con)
@@ -91,5 +90,5 @@ def register_cli(sub) -> None:
                    help='systemic drug, generic name, brand or abbreviation ("T-DM1", "Kadcyla", "osimertinib"); '
                         "repeat for several")
     p.add_argument("--json", action="store_true", help="print one JSON object")
-    p.add_argument("--db", help="database path (default: $KB_DB or brainmets.duckdb)")
+    p.add_argument("--db", help="a KB file to read (default: $KB_DB, else the current release)")
     p.set_defaults(func=cmd_patient)
