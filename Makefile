@@ -12,7 +12,7 @@ $(STAMP): requirements.txt requirements-dev.txt
 	$(PY) -m pip install --quiet -r requirements-dev.txt
 	touch $(STAMP)
 
-## run: set up .venv, build the database if needed, serve the app on http://localhost:8501
+## run: set up .venv, build the editorial store from data/ if needed, publish a release, serve http://localhost:8501
 run: $(STAMP)
 	$(PY) -m kb build --if-needed
 	$(PY) -m streamlit run app.py --server.port 8501 --server.address localhost --server.headless true
@@ -21,7 +21,7 @@ run: $(STAMP)
 test: $(STAMP)
 	$(PY) -m pytest
 
-## build: (re)build the database from data/ (refuses to replace unexported edits)
+## build: rebuild the editorial store from data/, keeping every accepted edit not yet exported; publish
 build: $(STAMP)
 	$(PY) -m kb build
 
@@ -29,9 +29,9 @@ build: $(STAMP)
 check: $(STAMP)
 	$(PY) -m kb check
 
-## bench: page rerun times and search latency (10^5 and 10^6 references) against the brute-force baseline
+## bench: page rerun times, search latency (10^5 and 10^6 references), accept -> visible on three reader processes
 bench: $(STAMP)
 	$(PY) -m bench
 
 clean:
-	rm -rf $(VENV) .pytest_cache brainmets.duckdb brainmets.duckdb.wal
+	rm -rf $(VENV) .pytest_cache releases-out

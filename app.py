@@ -14,6 +14,7 @@ PAGES = {
         st.Page(HERE / "pages/home.py", title="Home", icon=":material/home:", default=True),
         st.Page(HERE / "pages/sources.py", title="Sources", icon=":material/menu_book:", url_path="sources"),
         st.Page(HERE / "pages/search.py", title="Search", icon=":material/search:", url_path="search"),
+        st.Page(HERE / "pages/releases.py", title="Releases", icon=":material/history:", url_path="releases"),
     ],
     "Evidence": [
         st.Page(HERE / "pages/dashboard.py", title="Evidence dashboard", icon=":material/monitoring:",
@@ -25,6 +26,8 @@ PAGES = {
                 url_path="toxicity"),
         st.Page(HERE / "pages/guidelines.py", title="Guidelines", icon=":material/gavel:", url_path="guidelines"),
         st.Page(HERE / "pages/imaging.py", title="Imaging", icon=":material/radiology:", url_path="imaging"),
+        st.Page(HERE / "pages/patient.py", title="Evidence for a patient", icon=":material/person_search:",
+                url_path="patient"),
     ],
     "Editors": [
         st.Page(HERE / "pages/editor.py", title="Editor workspace", icon=":material/edit_note:", url_path="editor"),

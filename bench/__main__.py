@@ -1,4 +1,5 @@
-"""`python -m bench`: every benchmark that exists — page reruns (pages_bench) and search (search_bench)."""
+"""`python -m bench`: every benchmark that exists — page reruns (pages_bench), search (search_bench), and one
+editor with three reader processes (serving_bench)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import sys
 
 def main() -> int:
     status = 0
-    for name in ("bench.pages_bench", "bench.search_bench"):
+    for name in ("bench.pages_bench", "bench.search_bench", "bench.serving_bench"):
         if importlib.util.find_spec(name) is None:
             print(f"({name} not present; skipped)")
             continue

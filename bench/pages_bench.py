@@ -1,4 +1,4 @@
-"""Warm rerun time of every page, measured with Streamlit's AppTest on a database built from data/.
+"""Warm rerun time of every page, measured with Streamlit's AppTest on a release built from data/.
 
 For each page: one cold run (fills the caches), then N timed reruns; reports the median and 95th percentile in ms.
 The server compiles each page script once and keeps the bytecode; AppTest would recompile it on every run, so the
@@ -31,6 +31,12 @@ PAGES: tuple[tuple[str, str, dict[str, str | list[str]]], ...] = (
     ("Drug–SRS toxicity", "pages/toxicity.py", {}),
     ("Guidelines", "pages/guidelines.py", {}),
     ("Imaging", "pages/imaging.py", {}),
+    ("Evidence for a patient (empty form)", "pages/patient.py", {}),
+    ("Evidence for a patient (HER2+ breast, T-DM1)", "pages/patient.py",
+     {"histology": "breast_her2pos", "mets": "3", "diameter": "2", "setting": "intact",
+      "drug": ["trastuzumab_emtansine"]}),
+    ("Evidence for a patient (melanoma, 6 mets, ICI)", "pages/patient.py",
+     {"histology": "melanoma", "mets": "6", "setting": "intact", "prior": "yes", "drug": ["pembrolizumab"]}),
 )
 
 
@@ -73,23 +79,23 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--page", help="only pages whose title contains this text")
     args = parser.parse_args(argv if argv is not None else [])
 
-    if os.environ.get("KB_DB"):
+    if os.environ.get("KB_HOME"):
         return run(args)
-    with tempfile.TemporaryDirectory(prefix="kb-bench-") as folder:  # never touch the repository's database
-        os.environ["KB_DB"] = str(Path(folder) / "kb.duckdb")
+    with tempfile.TemporaryDirectory(prefix="kb-bench-") as folder:  # never touch the repository's kb_home
+        os.environ["KB_HOME"] = str(Path(folder) / "home")
         try:
             return run(args)
         finally:
-            del os.environ["KB_DB"]
+            del os.environ["KB_HOME"]
 
 
 def run(args: argparse.Namespace) -> int:
-    from kb.build import ensure_built
+    from kb.rebuild import ensure_ready
 
-    ensure_built(Path(os.environ["KB_DB"]))
+    release = ensure_ready(quiet=True)
     _share_script_cache()
 
-    print(f"Warm page reruns ({args.runs} per page, AppTest, database {os.environ['KB_DB']})")
+    print(f"Warm page reruns ({args.runs} per page, AppTest, release {release.release_id})")
     print(f"{'page':<42} {'median ms':>10} {'p95 ms':>8}")
     slow = []
     for title, path, params in PAGES:

@@ -1,4 +1,6 @@
-"""Command line: ``python -m kb build | check | export | search | add-editor | parse-references``."""
+"""Command line: ``python -m kb build | check | publish | release | export | search | patient | add-editor |
+remove-editor | parse-references``. Every command works while the app is serving: readers' commands open the
+current release read-only; writers wait (at most $KB_STORE_WAIT s) for the editorial store's lock."""
 
 from __future__ import annotations
 
@@ -8,43 +10,46 @@ import sys
 from pathlib import Path
 
 from kb import build as build_mod
-from kb.config import DATA_DIR, SEED_DIR, db_path
+from kb.config import DATA_DIR, SEED_DIR
 
 
 def cmd_build(args: argparse.Namespace) -> int:
-    if args.if_needed:
-        return _build_if_needed(Path(args.db) if args.db else db_path())
+    from kb.files import DiskFull
+    from kb.rebuild import BuildClash, ensure_ready, rebuild_store
+    from kb.store import StoreError, get_store
+
+    store = get_store(args.home)
     try:
-        counts = build_mod.build(Path(args.db) if args.db else None, force=args.force)
+        if args.if_needed:
+            release = ensure_ready(store, Path(args.data_dir))
+            print(f"Ready: release {release.release_id} in {release.folder}.")
+            return 0
+        report = rebuild_store(store, Path(args.data_dir), force=args.force)
     except build_mod.BuildError as exc:
         print(exc, file=sys.stderr)
         print("Nothing was written.", file=sys.stderr)
         return 1
-    except build_mod.UnexportedEditsError as exc:
+    except BuildClash as exc:
         print(exc, file=sys.stderr)
         return 2
-    total = sum(counts.values())
-    print(f"Built {args.db or db_path()} from {DATA_DIR}: {total} rows in {len(counts)} tables.")
+    except (StoreError, DiskFull) as exc:
+        print(exc, file=sys.stderr)
+        return 1
+    print(report.summary())
     return 0
 
 
-def _build_if_needed(path: Path) -> int:
-    """Build when the DB is missing or older than data/; keep it (with a warning) when it holds unexported edits."""
-    newest = max(p.stat().st_mtime for p in DATA_DIR.glob("*.csv"))
-    if path.exists() and path.stat().st_mtime >= newest:
-        print(f"{path} is up to date.")
-        return 0
-    pending = build_mod.unexported_changes(path)
-    if pending:
-        print(f"data/ changed, but {path} holds {pending} unexported change(s); keeping it. "
-              "Run `python -m kb export`, then `python -m kb build`.", file=sys.stderr)
-        return 0
+def cmd_publish(args: argparse.Namespace) -> int:
+    """Publish the working copy if the current release is behind it (after a crash, say); print the release id."""
+    from kb.files import DiskFull
+    from kb.store import StoreError, get_store
+
     try:
-        build_mod.build(path)
-    except build_mod.BuildError as exc:
+        release = get_store(args.home).publish(force=args.force)
+    except (StoreError, DiskFull) as exc:
         print(exc, file=sys.stderr)
         return 1
-    print(f"Built {path}.")
+    print(f"Current release: {release.release_id} ({release.path}).")
     return 0
 
 
@@ -61,6 +66,18 @@ def cmd_check(args: argparse.Namespace) -> int:
         return 1
     print("data/ is valid." if not args.with_dirs else f"data/ plus {', '.join(args.with_dirs)} is valid.")
     return 0
+
+
+def _recover_export() -> None:
+    """Before reading data/: finish an export a kill interrupted (so data/ is never seen half-exported)."""
+    from kb import export
+    from kb.store import StoreError, get_store
+
+    store = get_store()
+    try:
+        export.recover(DATA_DIR, store if store.exists() else None)
+    except StoreError:
+        export.recover(DATA_DIR, None)   # the files now; the store records the export at its next use
 
 
 def cmd_parse_references(args: argparse.Namespace) -> int:
@@ -82,11 +99,20 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m kb", description="BrainMets KB command line")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    p = sub.add_parser("build", help="validate data/ and build the DuckDB file ($KB_DB)")
-    p.add_argument("--db", help="database path (default: $KB_DB or brainmets.duckdb)")
-    p.add_argument("--force", action="store_true", help="rebuild even over unexported edits (backs the file up)")
-    p.add_argument("--if-needed", action="store_true", help="build only if the DB is missing or older than data/")
+    p = sub.add_parser("build", help="validate data/ and rebuild the editorial store from it, re-applying every "
+                                     "accepted edit not yet exported; then publish a release")
+    p.add_argument("--home", help="the editor instance's folder (default: $KB_HOME or kb_home/)")
+    p.add_argument("--force", action="store_true", help="when an accepted edit and a hand edit in data/ changed the "
+                                                        "same record, keep the accepted edit (export writes it)")
+    p.add_argument("--if-needed", action="store_true", help="only when the store is missing or data/ changed; "
+                                                            "then publish if the current release is behind")
+    p.add_argument("--data-dir", default=str(DATA_DIR), help="where the CSV files are (default: data/)")
     p.set_defaults(func=cmd_build)
+
+    p = sub.add_parser("publish", help="publish the editorial store as a new release if the current one is behind")
+    p.add_argument("--home", help="the editor instance's folder (default: $KB_HOME or kb_home/)")
+    p.add_argument("--force", action="store_true", help="write a new release file even when nothing changed")
+    p.set_defaults(func=cmd_publish)
 
     p = sub.add_parser("check", help="validate data/ without building; lists every problem")
     p.add_argument("--with", dest="with_dirs", action="append", default=[], metavar="DIR",
@@ -98,7 +124,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", default="-", help="CSV file to write (default: standard output)")
     p.set_defaults(func=cmd_parse_references)
 
-    for extra in ("kb.curation", "kb.search", "kb.export", "kb.auth"):  # later features register their own sub-commands
+    # later features register their own sub-commands
+    for extra in ("kb.curation", "kb.search", "kb.export", "kb.auth", "kb.bundle", "kb.patient.cli"):
         try:
             module = __import__(extra, fromlist=["register_cli"])
         except ImportError:
@@ -107,6 +134,8 @@ def main(argv: list[str] | None = None) -> int:
             module.register_cli(sub)
 
     args = parser.parse_args(argv)
+    if args.command in ("check", "merge"):   # build and export do this themselves, under the store lock
+        _recover_export()
     return args.func(args)
 
 

@@ -2,8 +2,11 @@
 
 Two ways to sign in:
 
-- **Local accounts** (the default). ``python -m kb add-editor NAME`` asks the password twice (at least
-  ``MIN_PASSWORD_LENGTH`` characters) and stores only a salted ``hashlib.scrypt`` hash
+- **Local accounts** (the default). ``python -m kb add-editor NAME`` asks the password twice on a terminal, or
+  reads it from the first line of standard input when that is not a terminal (a script, a pipe:
+  ``printf '%s\n' "$PASSWORD" | python -m kb add-editor NAME``); at least ``MIN_PASSWORD_LENGTH`` characters. It
+  works while the app is serving (it waits for the editorial store's lock, ``kb/store.py``). Only a salted
+  ``hashlib.scrypt`` hash is stored
   (``scrypt$n$r$p$salt$hash``, base64). There is no default account and no password in the code or the repository.
   Failed sign-ins are recorded in ``login_attempts``; after ``FREE_FAILURES`` failures in a row the name is locked
   for a delay that doubles with each further failure (``lockout_seconds``), and every failure costs a full scrypt.
@@ -39,8 +42,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
-
-from kb.db import open_for_writing
 
 MIN_PASSWORD_LENGTH = 12
 # scrypt cost: n=2**16, r=8 → 64 MiB and ~0.2 s per hash on one core (OWASP's floor is n=2**17 at 128 MiB; this
@@ -313,61 +314,88 @@ def sign_in(con: duckdb.DuckDBPyConnection, name: str, password: str) -> SignInR
 
 
 # ------------------------------------------------------------------------------------------------ command line
-def cmd_add_editor(args: argparse.Namespace) -> int:
-    from kb.build import ensure_built
-    from kb.config import db_path
+def _stdin_is_terminal() -> bool:
+    return sys.stdin is not None and sys.stdin.isatty()
 
-    path = Path(args.db) if args.db else db_path()
+
+def read_new_password(name: str) -> tuple[str | None, str | None]:
+    """(password, problem): asked twice on a terminal; else the first line of standard input."""
+    if _stdin_is_terminal():
+        password = getpass.getpass(f"Password for {name} (at least {MIN_PASSWORD_LENGTH} characters): ")
+        repeated = getpass.getpass("The same password again: ")
+    else:
+        line = sys.stdin.readline() if sys.stdin is not None else ""
+        if not line:
+            return None, "No password on standard input (give it as the first line, or run this on a terminal)."
+        password = repeated = line.rstrip("\r\n")
+    return password, check_new_password(password, repeated)
+
+
+def _editor_store(args: argparse.Namespace):
+    """The editorial store for an account command, ready (built and published) on a fresh clone."""
+    from kb.rebuild import ensure_ready
+    from kb.store import get_store
+
+    store = get_store(args.home)
+    if not store.exists():
+        ensure_ready(store, quiet=True)
+    return store
+
+
+def cmd_add_editor(args: argparse.Namespace) -> int:
+    from kb.files import DiskFull
+    from kb.store import StoreError
+
     problem = check_name(args.name)
     if problem:
         print(problem, file=sys.stderr)
         return 1
     password = None
     if not args.oidc:
-        password = getpass.getpass(f"Password for {args.name} (at least {MIN_PASSWORD_LENGTH} characters): ")
-        repeated = getpass.getpass("The same password again: ")
-        problem = check_new_password(password, repeated)
+        password, problem = read_new_password(args.name)
         if problem:
             print(problem + " No account was created.", file=sys.stderr)
             return 1
-    ensure_built(path)
-    con = open_for_writing(path, "run this on the editor instance")
-    if con is None:
-        return 1
     try:
-        add_editor(con, args.name, password, oidc=args.oidc, replace=args.reset_password)
-    except AuthError as exc:
+        store = _editor_store(args)
+        add_editor(store, args.name, password, oidc=args.oidc, replace=args.reset_password)
+    except (AuthError, StoreError, DiskFull) as exc:
         print(exc, file=sys.stderr)
         return 1
-    finally:
-        con.close()
     how = "signs in with the OIDC provider" if args.oidc else "signs in with the password just set"
-    print(f"Editor {args.name} {'updated' if args.reset_password else 'created'} in {path}; {how}.")
+    print(f"Editor {args.name} {'updated' if args.reset_password else 'created'}; {how}.")
     return 0
 
 
 def cmd_remove_editor(args: argparse.Namespace) -> int:
-    from kb.config import db_path
+    from kb.files import DiskFull
+    from kb.store import StoreError, get_store
 
-    con = duckdb.connect(str(Path(args.db) if args.db else db_path()))
+    store = get_store(args.home)
+    if not store.exists():
+        print(f"No editor named {args.name!r} (there is no editorial store yet).", file=sys.stderr)
+        return 1
     try:
-        if not deactivate_editor(con, args.name):
-            print(f"No editor named {args.name!r}.", file=sys.stderr)
-            return 1
-    finally:
-        con.close()
+        found = deactivate_editor(store, args.name)
+    except (StoreError, DiskFull) as exc:
+        print(exc, file=sys.stderr)
+        return 1
+    if not found:
+        print(f"No editor named {args.name!r}.", file=sys.stderr)
+        return 1
     print(f"Editor {args.name} can no longer sign in (their history is kept).")
     return 0
 
 
 def register_cli(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("add-editor", help="create an editor account (asks the password twice)")
+    p = sub.add_parser("add-editor", help="create an editor account (password asked twice on a terminal, else "
+                                          "read from the first line of standard input)")
     p.add_argument("name", help="the editor's name (or e-mail address for --oidc)")
     p.add_argument("--oidc", action="store_true", help="signs in through the OIDC provider; no password stored")
     p.add_argument("--reset-password", action="store_true", help="set a new password for an existing account")
-    p.add_argument("--db", help="database path (default: $KB_DB or brainmets.duckdb)")
+    p.add_argument("--home", help="the editor instance's folder (default: $KB_HOME or kb_home/)")
     p.set_defaults(func=cmd_add_editor)
     p = sub.add_parser("remove-editor", help="stop an editor account from signing in")
     p.add_argument("name")
-    p.add_argument("--db", help="database path (default: $KB_DB or brainmets.duckdb)")
+    p.add_argument("--home", help="the editor instance's folder (default: $KB_HOME or kb_home/)")
     p.set_defaults(func=cmd_remove_editor)

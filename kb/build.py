@@ -1,10 +1,10 @@
-"""Build the DuckDB file from data/*.csv: validate everything first, then write atomically.
+"""Build a KB DuckDB file from data/*.csv: validate everything first, then write atomically.
 
 Lifecycle contract:
-- ``build`` never writes a partial database: it builds into ``<db>.building`` and renames it over ``<db>`` only
-  when every table loaded. On bad data it raises ``BuildError`` listing every problem and writes nothing.
-- ``build`` refuses to replace a database that holds edits not yet exported to data/ (``UnexportedEditsError``);
-  ``force=True`` first copies the old file to ``<db>.backup-<timestamp>``.
+- ``build(path)`` never writes a partial file: it builds into ``<path>.building`` and renames it over ``<path>``
+  only when every table loaded. On bad data it raises ``BuildError`` listing every problem and writes nothing.
+- The file holds the KB tables and ``kb_meta`` only. The editorial store (accounts, proposals, accepted edits not
+  yet exported) is rebuilt from data/ by ``kb/rebuild.py``, which uses these functions and keeps every edit.
 """
 
 from __future__ import annotations
@@ -12,14 +12,15 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import os
-import shutil
+import uuid
 from pathlib import Path
 from typing import Any, Iterable
 
 import duckdb
 import pandas as pd
 
-from kb.config import DATA_DIR, TABLES, db_path
+from kb.config import DATA_DIR, TABLES
+from kb.files import DiskFull, fsync_dir, fsync_file, is_disk_full
 from kb.schema import create_schema, tables
 from kb.validate import Problem, validate_tables
 
@@ -34,13 +35,9 @@ class BuildError(Exception):
         super().__init__(f"{len(problems)} problem(s) in data/:\n" + "\n".join(f"  {p}" for p in problems))
 
 
-class UnexportedEditsError(Exception):
-    """The database holds accepted or pending edits that `python -m kb export` has not written to data/."""
-
-
 def ident(table: str) -> str:
     """Quote a table name after checking it is one of ours (identifiers cannot be SQL parameters)."""
-    if table not in tables() and table not in ("kb_meta", *CARRY_OVER_TABLES):
+    if table not in tables() and table not in ("kb_meta", *RUNTIME_TABLES):
         raise ValueError(f"unknown table {table!r}")
     return '"' + table + '"'
 
@@ -128,11 +125,13 @@ def _text(value: Any) -> str:
     return str(value)
 
 
-def write_database(path: Path, typed: dict[str, list[dict]]) -> None:
-    """Create schema and load every table into a new file at ``path``."""
+def write_database(path: Path, typed: dict[str, list[dict]], runtime: bool = False,
+                   data_dir: Path = DATA_DIR) -> None:
+    """Create the schema (plus the editor run-time tables when ``runtime``) and load every table into a new
+    file at ``path``; kb_meta records the build (time, id, data/RELEASE name, last exported audit id)."""
     con = duckdb.connect(str(path))
     try:
-        create_schema(con)
+        create_schema(con, runtime=runtime)
         con.execute(META_DDL)
         con.execute("BEGIN TRANSACTION")
         for table in TABLES:
@@ -140,7 +139,8 @@ def write_database(path: Path, typed: dict[str, list[dict]]) -> None:
         last_audit = con.execute("SELECT coalesce(max(audit_id), 0) FROM audit_log").fetchone()[0]
         now = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
         con.executemany("INSERT INTO kb_meta VALUES (?, ?)",
-                        [("built_at", now), ("release", release_name()), ("exported_audit_id", str(last_audit))])
+                        [("built_at", now), ("release", release_name(data_dir)), ("exported_audit_id", str(last_audit)),
+                         ("build_id", uuid.uuid4().hex[:12])])
         con.execute("COMMIT")
         con.execute("CHECKPOINT")
     finally:
@@ -153,83 +153,38 @@ def release_name(data_dir: Path = DATA_DIR) -> str:
     return path.read_text(encoding="utf-8").splitlines()[0].strip() if path.exists() else "unreleased"
 
 
-def unexported_changes(path: Path) -> int:
-    """How many changes in the DB at ``path`` are not in data/: accepted edits after the last export plus pending
-    proposals. 0 for a missing file or a database without editing tables."""
-    if not path.exists():
-        return 0
-    con = duckdb.connect(str(path), read_only=True)
-    try:
-        names = {r[0] for r in con.execute("SELECT table_name FROM information_schema.tables").fetchall()}
-        count = 0
-        if {"audit_log", "kb_meta"} <= names:
-            exported = con.execute("SELECT value FROM kb_meta WHERE key = 'exported_audit_id'").fetchone()
-            count += con.execute("SELECT count(*) FROM audit_log WHERE audit_id > ?",
-                                 [int(exported[0]) if exported else 0]).fetchone()[0]
-        if "proposals" in names:
-            count += con.execute("SELECT count(*) FROM proposals WHERE status = 'pending'").fetchone()[0]
-        return count
-    finally:
-        con.close()
+# The editor run-time tables (schema_runtime.sql): they live only in the editorial store, never in data/ or a release.
+RUNTIME_TABLES: tuple[str, ...] = ("editors", "login_attempts", "proposals", "record_versions", "pending_cleanup")
 
 
-# Runtime tables that live only in the database (editor accounts): a rebuild carries them over.
-CARRY_OVER_TABLES: tuple[str, ...] = ("editors", "proposals")
-
-
-def build(path: Path | None = None, data_dir: Path = DATA_DIR, force: bool = False) -> dict[str, int]:
-    """Validate data/ and (re)build the database at ``path``. Returns row counts per table.
+def build(path: Path, data_dir: Path = DATA_DIR, runtime: bool = False) -> dict[str, int]:
+    """Validate data/ and write a KB file at ``path`` atomically. Returns row counts per table.
 
     >>> counts = build(Path(tempfile.mkdtemp()) / "kb.duckdb")  # doctest: +SKIP
     """
-    path = Path(path or db_path())
+    path = Path(path)
     typed, problems = load_and_validate(data_dir)
     if problems:
         raise BuildError(problems)
-    pending = unexported_changes(path)
-    if pending and not force:
-        raise UnexportedEditsError(
-            f"{path} holds {pending} change(s) not yet exported to data/. Run `python -m kb export` first, "
-            "or `python -m kb build --force` to back the old file up and rebuild anyway.")
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".building")
-    for leftover in (tmp, Path(str(tmp) + ".wal")):
-        leftover.unlink(missing_ok=True)
+    remove_with_wal(tmp)
     try:
-        write_database(tmp, typed)
-    except BuildError:
-        for leftover in (tmp, Path(str(tmp) + ".wal")):
-            leftover.unlink(missing_ok=True)
+        write_database(tmp, typed, runtime=runtime, data_dir=data_dir)
+        fsync_file(tmp)
+        if Path(str(path) + ".wal").exists():  # the old file's unmerged changes: merge (never delete) them first
+            duckdb.connect(str(path)).close()
+        os.replace(tmp, path)
+        fsync_dir(path.parent)
+    except BaseException as exc:
+        remove_with_wal(tmp)
+        if is_disk_full(exc) and not isinstance(exc, DiskFull):
+            raise DiskFull("the database") from exc
         raise
-    if path.exists():
-        if pending:
-            stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
-            shutil.copy2(path, path.with_name(f"{path.name}.backup-{stamp}"))
-        _carry_over(path, tmp)
-    os.replace(tmp, path)
-    Path(str(path) + ".wal").unlink(missing_ok=True)
     return {t: len(typed.get(t, [])) for t in TABLES}
 
 
-def _carry_over(old: Path, new: Path) -> None:
-    if not CARRY_OVER_TABLES:
-        return
-    con = duckdb.connect(str(new))
-    try:
-        con.execute("ATTACH ? AS old (READ_ONLY)", [str(old)])
-        old_tables = {r[0] for r in con.execute(
-            "SELECT table_name FROM information_schema.tables WHERE table_catalog = 'old'").fetchall()}
-        for table in CARRY_OVER_TABLES:
-            if table in old_tables:
-                con.execute("INSERT INTO " + ident(table) + " SELECT * FROM old." + ident(table))
-        con.execute("DETACH old")
-    finally:
-        con.close()
-
-
-def ensure_built(path: Path | None = None) -> Path:
-    """Build the database if it is missing (the app calls this on first start). Returns its path."""
-    path = Path(path or db_path())
-    if not path.exists():
-        build(path)
-    return path
+def remove_with_wal(path: Path) -> None:
+    """Delete a file DuckDB was writing and its write-ahead log (only for files nobody else has seen)."""
+    for leftover in (Path(path), Path(str(path) + ".wal")):
+        leftover.unlink(missing_ok=True)

@@ -9,6 +9,10 @@ Formats followed: BibTeX as read by biblatex/Zotero (UTF-8, braces protect capit
 RIS as specified by Research Information Systems (``TAG  - value`` lines, ``ER  -`` ends a record); CSL-JSON
 as in the Citation Style Language schema (https://citeproc-js.readthedocs.io/en/latest/csl-json/markup.html).
 
+Given ``release_id`` (the release the records were read from), every export names it, so a paper can cite the exact
+version: BibTeX opens with an ``@comment``, RIS records carry it as ``DB`` (name of database), CSL-JSON items as
+``source`` (the database the item comes from).
+
 >>> record = {"source_id": "ref028", "authors": "Brown, P. D. et al.", "title": "Effect of radiosurgery alone",
 ...           "journal": "JAMA", "year": 2016, "volume": "316", "pages": "401–409", "doi": "10.1001/jama.2016.9839"}
 >>> print(to_bibtex([record]).splitlines()[0])
@@ -142,10 +146,15 @@ def _bib_name(person: dict[str, str]) -> str:
     return bibtex_escape(person["family"]) + ", " + bibtex_escape(person["given"])
 
 
-def to_bibtex(records: Iterable[dict[str, Any]]) -> str:
+def stamp(release_id: str | None) -> str:
+    """'BrainMets KB release 2026-12-01.0007-3fa2c1d9' — how every export names the release it came from."""
+    return f"BrainMets KB release {release_id}" if release_id else ""
+
+
+def to_bibtex(records: Iterable[dict[str, Any]], release_id: str | None = None) -> str:
     """BibTeX entries (@article, or @misc without a journal), one per record."""
     records = list(records)
-    out = []
+    out = [f"@comment{{{bibtex_escape(stamp(release_id))}}}\n"] if release_id else []
     for key, record in zip(_keys(records), records):
         people, more = parse_authors(record.get("authors"), record.get("first_author"))
         names = [_bib_name(p) for p in people] + (["others"] if more else [])
@@ -173,7 +182,7 @@ def _ris_value(text: str) -> str:
     return " ".join(text.split())
 
 
-def to_ris(records: Iterable[dict[str, Any]]) -> str:
+def to_ris(records: Iterable[dict[str, Any]], release_id: str | None = None) -> str:
     """RIS records (``TY  - JOUR`` … ``ER  -``)."""
     lines: list[str] = []
     for record in records:
@@ -189,7 +198,7 @@ def to_ris(records: Iterable[dict[str, Any]]) -> str:
                            ("DO", doi), ("AN", pmid),
                            ("UR", f"https://doi.org/{doi}" if doi else
                             (f"https://pubmed.ncbi.nlm.nih.gov/{pmid}/" if pmid else "")),
-                           ("N1", "BrainMets KB " + _text(record.get("source_id")))):
+                           ("N1", "BrainMets KB " + _text(record.get("source_id"))), ("DB", stamp(release_id))):
             value = _ris_value(_text(value))
             if value:
                 lines.append(f"{tag}  - {value}")
@@ -199,7 +208,7 @@ def to_ris(records: Iterable[dict[str, Any]]) -> str:
 
 
 # ------------------------------------------------------------------------------------------------ CSL-JSON
-def to_csl_json(records: Iterable[dict[str, Any]]) -> str:
+def to_csl_json(records: Iterable[dict[str, Any]], release_id: str | None = None) -> str:
     """A CSL-JSON array (what Zotero's "Import from clipboard/file" and citeproc read)."""
     items = []
     for record in records:
@@ -217,6 +226,8 @@ def to_csl_json(records: Iterable[dict[str, Any]]) -> str:
                 item[key] = _text(value)
         if item.get("DOI"):
             item["URL"] = "https://doi.org/" + item["DOI"]
+        if release_id:
+            item["source"] = stamp(release_id)
         items.append(item)
     return json.dumps(items, ensure_ascii=False, indent=2)
 

@@ -9,13 +9,12 @@ ROOT = Path(__file__).resolve().parent.parent
 DATA_DIR = ROOT / "data"
 SCHEMA_PATH = Path(__file__).with_name("schema.sql")
 SEED_DIR = Path(os.environ.get("KB_SEEDS") or ROOT.parent / "shared" / "seeds")  # the two seed review texts
-DEFAULT_DB = ROOT / "brainmets.duckdb"
 
 # data/<table>.csv is loaded in this order (parents before children). Every table of schema.sql is here.
 TABLES: tuple[str, ...] = (
-    "pub_types", "histologies", "settings", "interventions", "designs", "evidence_levels", "endpoints",
+    "pub_types", "histologies", "settings", "interventions", "designs", "evidence_levels", "endpoints", "subgroups",
     "toxicities", "drugs", "rec_topics", "imaging_modalities", "synonyms",
-    "sources",
+    "sources", "source_topics",
     "studies", "study_sources", "study_histologies", "study_settings", "arms", "arm_interventions", "outcomes",
     "guidelines", "recommendations", "dose_schedules", "drug_toxicity", "imaging",
     "audit_log",
@@ -26,11 +25,41 @@ EVIDENCE_TABLES = ("sources", "studies", "outcomes", "guidelines", "recommendati
                    "drug_toxicity", "imaging")
 
 
-def db_path() -> Path:
-    """The DuckDB file: ``$KB_DB`` if set, else ``brainmets.duckdb`` at the repository root (gitignored)."""
-    return Path(os.environ.get("KB_DB") or DEFAULT_DB)
+# ------------------------------------------------------------------------------------------------ where things live
+# An editor instance keeps two things under $KB_HOME (default kb_home/ at the repository root, gitignored):
+#   editorial/   the editorial store (editorial.duckdb: the working copy, accounts, proposals, audit), its lock and
+#                backups — private to the owner (0700 folder, 0600 files)
+#   releases/    the published releases readers open read-only: <release id>.duckdb and the pointer CURRENT
+# Reader processes only need the releases folder ($KB_RELEASES), which may be shared storage.
+DEFAULT_HOME = ROOT / "kb_home"
+LEGACY_DB = ROOT / "brainmets.duckdb"   # the single database file of earlier versions; adopted once by `kb build`
+
+
+def kb_home() -> Path:
+    """``$KB_HOME``: the editor instance's folder (store, backups and, by default, releases)."""
+    return Path(os.environ.get("KB_HOME") or DEFAULT_HOME)
+
+
+def releases_dir() -> Path:
+    """``$KB_RELEASES``: the folder of published releases (default ``$KB_HOME/releases``)."""
+    return Path(os.environ.get("KB_RELEASES") or kb_home() / "releases")
+
+
+def pinned_db() -> Path | None:
+    """``$KB_DB``: one KB file that readers open instead of the current release (e.g. a release bundle's DuckDB
+    file, to reproduce the numbers a paper cites). Never written. None when unset."""
+    value = os.environ.get("KB_DB")
+    return Path(value) if value else None
 
 
 def read_only() -> bool:
-    """``KB_READ_ONLY=1`` opens the database read-only, so several app processes can serve one file."""
+    """``KB_READ_ONLY=1``: a reader process. It never opens the editorial store; editing is disabled."""
     return os.environ.get("KB_READ_ONLY", "").strip().lower() in {"1", "true", "yes"}
+
+
+def store_wait_seconds() -> float:
+    """``$KB_STORE_WAIT``: how long a write waits for another process's write before saying the store is busy."""
+    try:
+        return max(0.0, float(os.environ.get("KB_STORE_WAIT") or 10))
+    except ValueError:
+        return 10.0

@@ -27,6 +27,7 @@ from kb.schema import tables
 # Vocabulary tables a batch may extend, with the column that each `vocab_additions.csv` field goes to.
 VOCAB_COLUMNS = {
     "endpoints": ("endpoint_id", "name", "description"),
+    "subgroups": ("subgroup_id", "name", "description"),
     "toxicities": ("toxicity", "name", None),
     "drugs": ("drug_id", "name", "drug_class"),
     "imaging_modalities": ("modality_id", "name", "kind"),

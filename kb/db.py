@@ -1,38 +1,27 @@
-"""Connections. One DuckDB connection per process; every query runs on its own cursor, so threads never share one.
+"""Connections for readers. Every query runs on its own cursor, so threads never share one.
 
-Streamlit serves each session on its own thread: ``ui/cache.py`` keeps one connection (``st.cache_resource``) and
-calls ``query`` here, which opens a cursor per call (DuckDB cursors are independent connections to the same
-database and are safe to use from different threads).
+Readers open a published release (``kb/releases.py``) read-only: any number of processes may. Streamlit serves each
+session on its own thread: ``ui/cache.py`` keeps one connection per release file (``st.cache_resource``) and calls
+``query`` here, which opens a cursor per call (DuckDB cursors are independent connections to the same database
+and are safe to use from different threads). Writers use the editorial store instead (``kb/store.py``).
 """
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import Any, Sequence
 
 import duckdb
 import pandas as pd
 
-from kb.config import db_path, read_only
 
+def connect(path: Path | str | None = None, read_only_: bool = True) -> duckdb.DuckDBPyConnection:
+    """Open a KB file (default: ``$KB_DB`` when pinned, else the current release) — read-only unless asked."""
+    if path is None:
+        from kb.releases import reader_path
 
-def connect(path: Path | str | None = None, read_only_: bool | None = None) -> duckdb.DuckDBPyConnection:
-    """Open the KB database (``$KB_DB`` by default; read-only when ``KB_READ_ONLY=1``)."""
-    ro = read_only() if read_only_ is None else read_only_
-    return duckdb.connect(str(path or db_path()), read_only=ro)
-
-
-def open_for_writing(path: Path, hint: str) -> duckdb.DuckDBPyConnection | None:
-    """A read-write connection for a command-line tool, or None after telling the user why it is busy.
-
-    DuckDB allows one writing process per file; ``hint`` says what to do instead (e.g. where else to run it).
-    """
-    try:
-        return duckdb.connect(str(path))
-    except duckdb.IOException as exc:
-        print(f"Cannot open {path} for writing ({exc}). Stop the app that holds it, or {hint}.", file=sys.stderr)
-        return None
+        path = reader_path()
+    return duckdb.connect(str(path), read_only=read_only_)
 
 
 def query(con: duckdb.DuckDBPyConnection, sql: str, params: Sequence[Any] | dict | None = None) -> pd.DataFrame:

@@ -13,6 +13,9 @@ Lifecycle contract:
   made from; saving or accepting over a newer version raises ``Conflict``, whose message says what changed
   meanwhile, by whom and why. All writes go through ``WRITE_LOCK`` and a DuckDB transaction, and
   ``record_versions``' key stops two writers committing the same version even from separate connections.
+- **Where.** Every function takes ``con``: the editorial store (``kb.store.Store``, opened per operation under a
+  lock that other processes respect; an accept is published as a new release before it returns) or a plain DuckDB
+  connection to a store file (tests, one-off scripts). Nothing here knows which.
 - **Records** are what an editor sees as one thing: a study *with* its arms, arm interventions, outcomes, sources,
   histologies and settings; a source; a guideline; a recommendation; a dose schedule; a drug–SRS toxicity signal;
   an imaging row. They are JSON-able dicts ``{table: [row, ...]}``.
@@ -44,6 +47,7 @@ import pandas as pd
 from kb import validate
 from kb.config import read_only
 from kb.schema import RUNTIME_SCHEMA_PATH, create_schema, tables
+from kb.store import holding, publish_if_ahead
 from kb.validate import Problem, label
 
 WRITE_LOCK = threading.Lock()  # one writer at a time in this process (DuckDB allows one writing process per file)
@@ -84,8 +88,8 @@ class EditError(Exception):
 
 class EditingDisabled(EditError):
     def __init__(self) -> None:
-        super().__init__("Editing is disabled on this instance (it opens the database read-only, KB_READ_ONLY=1). "
-                         "Edits are made on the one editor instance.")
+        super().__init__("Editing is disabled on this instance: it is a reader (KB_READ_ONLY=1) and serves the "
+                         "published releases only. Edits are made on the one editor instance.")
 
 
 class ValidationFailed(EditError):
@@ -190,7 +194,7 @@ class Field:
 
 
 VOCABULARY_PARENTS = {"pub_types", "designs", "evidence_levels", "histologies", "settings", "interventions",
-                      "endpoints", "toxicities", "drugs", "rec_topics", "imaging_modalities"}
+                      "endpoints", "subgroups", "toxicities", "drugs", "rec_topics", "imaging_modalities"}
 
 
 def field_specs(con: duckdb.DuckDBPyConnection, table: str) -> list[Field]:
@@ -243,7 +247,7 @@ def _transaction(con: duckdb.DuckDBPyConnection, dry_run: bool = False) -> Itera
     """The one way to write: the writer lock, pending cleanup finished, then BEGIN … COMMIT (or ROLLBACK)."""
     if read_only():
         raise EditingDisabled()
-    with WRITE_LOCK:
+    with holding(con), WRITE_LOCK:
         ensure_runtime_schema(con)
         _finish_cleanup_locked(con)
         cur = con.cursor()
@@ -493,6 +497,11 @@ def check_record(con_or_cur: duckdb.DuckDBPyConnection, table: str, record_id: s
             typed[t] = out
         problems += _duplicate_keys(typed, table)
         problems += _collisions(cur, table, rid, typed, creating)
+        if table == "dose_schedules" and typed[table]:
+            links = _rows(cur, "SELECT study_id, source_id FROM study_sources WHERE source_id = ?",
+                          [typed[table][0].get("source_id")])
+            problems += [Problem(p.table, None, p.column, p.message)
+                         for p in validate.dose_schedule_study_problems(typed[table], links)]
         if table == "studies":
             frames = {t: [dict(r, _line=None if t == table else i + 1, _file=None) for i, r in enumerate(rows)]
                       for t, rows in typed.items()}
@@ -711,7 +720,7 @@ def finish_cleanup(con: duckdb.DuckDBPyConnection) -> list[str]:
     """Finish deletions left by accepted retirements (after a crash, too). Returns problems, normally []."""
     if read_only():
         return []
-    with WRITE_LOCK:
+    with holding(con), WRITE_LOCK:
         ensure_runtime_schema(con)
         return _finish_cleanup_locked(con)
 
@@ -1008,7 +1017,16 @@ def accept(con: duckdb.DuckDBPyConnection, proposal_id: int, reviewer: str, comm
     """Apply a pending proposal: every change, its audit_log row and its new version in one transaction.
 
     Raises ``Conflict`` when a record moved on since the proposal was made (nothing is written; the proposal stays
-    pending so the reviewer can reject it), ``ReviewError`` for one's own proposal. Returns the audit ids."""
+    pending so the reviewer can reject it), ``ReviewError`` for one's own proposal. Returns the audit ids.
+    On the editorial store the new release is published before this returns (``Store.last_release``)."""
+    with holding(con):
+        audit_ids = _accept(con, proposal_id, reviewer, comment)
+        finish_cleanup(con)
+        publish_if_ahead(con)
+    return audit_ids
+
+
+def _accept(con: duckdb.DuckDBPyConnection, proposal_id: int, reviewer: str, comment: str) -> list[int]:
     with _transaction(con) as cur:
         p = _pending(cur, proposal_id, reviewer)
         audit_ids = []
@@ -1035,7 +1053,6 @@ def accept(con: duckdb.DuckDBPyConnection, proposal_id: int, reviewer: str, comm
                 cur.execute("INSERT INTO pending_cleanup VALUES (?, ?, ?, ?, ?)", [cleanup_id, audit_id, step, t, rid])
         cur.execute("UPDATE proposals SET status = 'accepted', reviewer = ?, reviewed_at = ?, review_comment = ? "
                     "WHERE proposal_id = ?", [reviewer, now, (comment or "").strip() or None, proposal_id])
-    finish_cleanup(con)
     return audit_ids
 
 

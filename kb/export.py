@@ -4,16 +4,24 @@
 (audit_log rows after kb_meta 'exported_audit_id') to the CSV files as a patch:
 
 - only the rows of changed records are rewritten; every other row — including rows curated in data/ by hand since
-  the database was built — is kept byte for byte, in its place. Unchanged cells keep their original text
+  the store was built — is kept byte for byte, in its place. Unchanged cells keep their original text
   ('34.0' stays '34.0'); new or changed values are written canonically (``kb.edits.format_value``).
 - a changed record keeps its position in the file; new records go at the end; retired ones are removed.
 - new audit_log rows are appended to data/audit_log.csv.
 - when a record was edited in the app *and* changed in data/ since the build, export stops and lists them
-  (``ExportConflict``) rather than overwrite either; ``force=True`` lets the database win.
+  (``ExportConflict``) rather than overwrite either; ``force=True`` lets the store win. Records a
+  ``kb build --force`` already decided (kb_meta 'forced_records') are written without asking, and listed.
 
-Files are written to a temporary file beside the target and renamed over it (all files are written first, then
-renamed), and only files whose content changes are touched. Afterwards kb_meta 'exported_audit_id' records the
-last exported change, so ``python -m kb build`` may replace the database again.
+Lifecycle contract — idempotent, and resumable after a kill at any step:
+
+1. the new files are written into a staging folder beside data/ (``data.exporting/``) and flushed (fsync);
+2. ``JOURNAL.json`` (the files and the last audit id) is written there atomically: the commit point;
+3. each staged file is renamed over its data/ file, then data/ is flushed;
+4. kb_meta 'exported_audit_id' records the export in the store; the journal and the folder are removed.
+
+``recover`` — run first by every command that reads data/ or the store (check, build, export, the app's start) —
+finishes steps 3–4 when a journal is there, and throws a staging folder without a journal away. So data/ is never
+left half-exported (it would fail ``kb check``), and a re-run after a kill never reports false conflicts.
 """
 
 from __future__ import annotations
@@ -23,6 +31,8 @@ import csv
 import io
 import json
 import os
+import shutil
+import stat
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,10 +41,13 @@ from typing import Any
 import duckdb
 
 from kb import edits
-from kb.config import DATA_DIR, TABLES, db_path
-from kb.db import open_for_writing
+from kb.config import DATA_DIR, TABLES
+from kb.files import PUBLIC_FILE, DiskFull, fsync_dir, is_disk_full, write_atomic
 from kb.schema import tables
+from kb.store import holding
 from kb.validate import coerce
+
+JOURNAL = "JOURNAL.json"
 
 STUDY_CHILDREN = set(edits.KINDS["studies"][1])
 
@@ -54,12 +67,19 @@ class ExportResult:
     changes: int                                   # accepted changes exported
     last_audit_id: int
     files: dict[str, str] = field(default_factory=dict)   # file name -> '+2 −0 ~1 rows'
+    overwritten: list[str] = field(default_factory=list)  # hand edits in data/ replaced (build --force / --force)
 
     def summary(self) -> str:
         if not self.files:
             return f"Nothing to export: data/ already has every accepted change (audit id {self.last_audit_id})."
         return (f"Exported {self.changes} accepted change(s): "
-                + ", ".join(f"{name} ({what})" for name, what in self.files.items()) + ".")
+                + ", ".join(f"{name} ({what})" for name, what in self.files.items()) + "."
+                + (" Hand edits in data/ replaced by the accepted edits: " + "; ".join(self.overwritten) + "."
+                   if self.overwritten else ""))
+
+
+def _progress(step: str) -> None:
+    """Called after each step of an export; the crash tests replace it to kill the process exactly there."""
 
 
 # ------------------------------------------------------------------------------------------------ reading
@@ -106,13 +126,32 @@ def touched_records(con: duckdb.DuckDBPyConnection) -> tuple[int, int, dict[tupl
     return exported, last, baseline
 
 
-def export(con: duckdb.DuckDBPyConnection, data_dir: Path = DATA_DIR, force: bool = False) -> ExportResult:
-    """Write the accepted changes since the last export into ``data_dir`` and record the export in kb_meta."""
-    edits.finish_cleanup(con)
-    exported, last, baseline = touched_records(con)
-    result = ExportResult(last - exported, last)
-    if last == exported:
+def export(con: Any, data_dir: Path = DATA_DIR, force: bool = False) -> ExportResult:
+    """Write the accepted changes since the last export into ``data_dir`` and record the export in kb_meta.
+
+    ``con`` is the editorial store (``kb.store.Store``) or a DuckDB connection to a store file."""
+    data_dir = Path(data_dir)
+    with holding(con):   # one lock for the whole export: nothing is accepted between reading and recording
+        recover(data_dir, con)
+        edits.finish_cleanup(con)
+        exported, last, baseline = touched_records(con)
+        result = ExportResult(last - exported, last)
+        if last == exported:
+            return result
+        planned, conflicts = _plan(con, data_dir, exported, baseline)
+        decided = set(_forced_records(con))
+        result.overwritten = sorted({c for c in conflicts if c.rsplit(" (", 1)[0] in decided})
+        conflicts = [c for c in conflicts if c.rsplit(" (", 1)[0] not in decided]
+        if conflicts and not force:
+            raise ExportConflict(sorted(set(conflicts)))
+        result.overwritten = sorted(set(result.overwritten) | set(conflicts))
+        _apply(con, data_dir, planned, last)
+        result.files = {path.name: summary for path, _t, summary in planned}
         return result
+
+
+def _plan(con: Any, data_dir: Path, exported: int, baseline: dict) -> tuple[list[tuple[Path, str, str]], list[str]]:
+    """The new text of every CSV that changes, and the records that data/ changed too."""
     current = {key: edits.load_record(con, key[0], key[1]) for key in baseline}
     # Which study each arm belongs to (arm_interventions rows carry only the arm).
     arm_study: dict[str, str] = {}
@@ -144,25 +183,81 @@ def export(con: duckdb.DuckDBPyConnection, data_dir: Path = DATA_DIR, force: boo
         new_text = _write_text(header, new_rows)
         if new_text != old_text:
             planned.append((path, new_text, summary))
-    if conflicts and not force:
-        raise ExportConflict(sorted(set(conflicts)))
-    temps = []
+    return planned, conflicts
+
+
+def staging_dir(data_dir: Path) -> Path:
+    """Where an export stages its files: a folder beside data/ (same file system, so renames are atomic)."""
+    return data_dir.parent / (data_dir.name + ".exporting")
+
+
+def _apply(con: Any, data_dir: Path, planned: list[tuple[Path, str, str]], last: int) -> None:
+    staging = staging_dir(data_dir)
+    if staging.exists():
+        shutil.rmtree(staging)
     try:
+        staging.mkdir()
         for path, text, _summary in planned:
-            tmp = path.with_name(path.name + ".exporting")
-            with open(tmp, "w", encoding="utf-8", newline="") as handle:
+            staged = staging / path.name
+            fd = os.open(staged, os.O_WRONLY | os.O_CREAT | os.O_EXCL, _mode_of(path))
+            with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
                 handle.write(text)
                 handle.flush()
                 os.fsync(handle.fileno())
-            temps.append((tmp, path))
-        for tmp, path in temps:
-            os.replace(tmp, path)
-    finally:
-        for tmp, _path in temps:
-            tmp.unlink(missing_ok=True)
-    _record_export(con, last)
-    result.files = {path.name: summary for path, _t, summary in planned}
-    return result
+            os.chmod(staged, _mode_of(path))
+        fsync_dir(staging)
+        _progress("staged")
+        journal = {"files": [path.name for path, _t, _s in planned], "last_audit_id": last}
+        write_atomic(staging / JOURNAL, json.dumps(journal).encode("utf-8"))   # the commit point
+    except BaseException as exc:
+        shutil.rmtree(staging, ignore_errors=True)   # before the commit point: as if nothing happened
+        if is_disk_full(exc) and not isinstance(exc, DiskFull):
+            raise DiskFull("the export") from exc
+        raise
+    _progress("journal")
+    _roll_forward(con, data_dir, journal)
+
+
+def _mode_of(path: Path) -> int:
+    try:
+        return stat.S_IMODE(path.stat().st_mode)
+    except FileNotFoundError:
+        return PUBLIC_FILE
+
+
+def _roll_forward(con: Any, data_dir: Path, journal: dict) -> None:
+    staging = staging_dir(data_dir)
+    for name in journal["files"]:
+        if (staging / name).exists():
+            os.replace(staging / name, data_dir / name)
+            _progress("renamed " + name)
+    fsync_dir(data_dir)
+    if con is not None:
+        _record_export(con, int(journal["last_audit_id"]))
+        _progress("recorded")
+        (staging / JOURNAL).unlink(missing_ok=True)
+        shutil.rmtree(staging, ignore_errors=True)
+        fsync_dir(data_dir.parent)
+
+
+def recover(data_dir: Path = DATA_DIR, con: Any = None) -> str | None:
+    """Finish an export a kill interrupted, or discard one that never reached its commit point.
+
+    Without ``con`` (the store busy or absent) only the files are put in place; the journal then stays until a
+    later call can record the export in the store. Returns what was done ('finished', 'discarded', 'files') or None."""
+    data_dir = Path(data_dir)
+    staging = staging_dir(data_dir)
+    for stray in data_dir.glob("*.exporting"):   # temp files of the exports of earlier versions
+        stray.unlink(missing_ok=True)
+    if not staging.exists():
+        return None
+    journal_path = staging / JOURNAL
+    if not journal_path.exists():
+        shutil.rmtree(staging, ignore_errors=True)
+        return "discarded"
+    journal = json.loads(journal_path.read_text(encoding="utf-8"))
+    _roll_forward(con, data_dir, journal)
+    return "finished" if con is not None else "files"
 
 
 def _patch_table(table: str, file_rows: list[dict[str, str]], baseline: dict, current: dict,
@@ -231,35 +326,45 @@ def _audit_rows(con: duckdb.DuckDBPyConnection, file_rows: list[dict[str, str]],
     return file_rows + new, f"+{len(new)} rows"
 
 
-def _record_export(con: duckdb.DuckDBPyConnection, last: int) -> None:
+def _record_export(con: Any, last: int) -> None:
+    """kb_meta 'exported_audit_id' = ``last`` (never lowered), and the forced records are settled."""
     cur = con.cursor()
     try:
         cur.execute("BEGIN TRANSACTION")
-        if cur.execute("SELECT count(*) FROM kb_meta WHERE key = 'exported_audit_id'").fetchone()[0]:
-            cur.execute("UPDATE kb_meta SET value = ? WHERE key = 'exported_audit_id'", [str(last)])
-        else:
-            cur.execute("INSERT INTO kb_meta VALUES ('exported_audit_id', ?)", [str(last)])
+        row = cur.execute("SELECT value FROM kb_meta WHERE key = 'exported_audit_id'").fetchone()
+        value = str(max(last, int(row[0]) if row else 0))
+        cur.execute("DELETE FROM kb_meta WHERE key IN ('exported_audit_id', 'forced_records')")
+        cur.execute("INSERT INTO kb_meta VALUES ('exported_audit_id', ?)", [value])
         cur.execute("COMMIT")
     finally:
         cur.close()
 
 
+def _forced_records(con: Any) -> list[str]:
+    cur = con.cursor()
+    try:
+        row = cur.execute("SELECT value FROM kb_meta WHERE key = 'forced_records'").fetchone()
+    finally:
+        cur.close()
+    return json.loads(row[0]) if row and row[0] else []
+
+
 # ------------------------------------------------------------------------------------------------ command line
 def cmd_export(args: argparse.Namespace) -> int:
-    path = Path(args.db) if args.db else db_path()
-    if not path.exists():
-        print(f"No database at {path}; nothing to export.", file=sys.stderr)
-        return 1
-    con = open_for_writing(path, "use the release button on the editor page of the editor instance")
-    if con is None:
+    from kb.store import StoreError, get_store
+
+    store = get_store(args.home)
+    if not store.exists():
+        print("There is no editorial store yet, so nothing to export (run `python -m kb build`).", file=sys.stderr)
         return 1
     try:
-        result = export(con, Path(args.data_dir), force=args.force)
+        result = export(store, Path(args.data_dir), force=args.force)
     except ExportConflict as exc:
         print(exc, file=sys.stderr)
         return 2
-    finally:
-        con.close()
+    except (StoreError, DiskFull) as exc:
+        print(exc, file=sys.stderr)
+        return 1
     print(result.summary())
     if result.files:
         print("Review with `git diff data/`, then commit.")
@@ -268,7 +373,7 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 def register_cli(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("export", help="write accepted edits back to data/*.csv (a reviewable git diff)")
-    p.add_argument("--db", help="database path (default: $KB_DB or brainmets.duckdb)")
+    p.add_argument("--home", help="the editor instance's folder (default: $KB_HOME or kb_home/)")
     p.add_argument("--data-dir", default=str(DATA_DIR), help="where the CSV files are (default: data/)")
-    p.add_argument("--force", action="store_true", help="let the database win where data/ changed the same record")
+    p.add_argument("--force", action="store_true", help="let the store win where data/ changed the same record")
     p.set_defaults(func=cmd_export)

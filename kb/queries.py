@@ -402,7 +402,10 @@ def study_outcomes(con: duckdb.DuckDBPyConnection, study_ids: Sequence[str], end
 
 
 STATISTIC_LABELS = {"hazard_ratio": "HR", "odds_ratio": "OR", "risk_ratio": "RR", "proportion": "",
-                    "median": "median", "mean": "mean", "count": "", "difference": "difference"}
+                    "median": "median", "mean": "mean", "count": "", "difference": "difference",
+                    "range_of_medians_low": "lowest median of a range",
+                    "range_of_medians_high": "highest median of a range",
+                    "posterior_probability": "posterior probability"}
 
 
 def format_result(row: Any) -> str:

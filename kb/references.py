@@ -39,10 +39,10 @@ CORRECTIONS: dict[int, dict[str, str]] = {
         "for treatment of brain metastases: a randomized controlled trial",
         "note": "Title corrected: the extracted list runs 'metastases' into 'a randomized' ('metastasesa').",
     },
-    12: {
-        "year": "2024",
-        "note": "Year corrected to the version's year (4.2024); the extracted list gives no year in the usual place, "
-        "only '(National Comprehensive Cancer Network, 2025)', which is kept in `journal`.",
+    12: {  # the citation's year, not the version's (issue 15): the version stays in the title
+        "year": "2025",
+        "note": "Year 2025 as the review's citation gives it ('(National Comprehensive Cancer Network, 2025)', "
+        "outside the usual place in the extracted list); the version, 4.2024, stays in the title.",
     },
     226: {
         "title": "Post hoc analysis of lorlatinib intracranial efficacy and safety in patients with ALK-positive "

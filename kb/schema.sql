@@ -52,6 +52,15 @@ CREATE TABLE endpoints (
     description VARCHAR
 );
 
+-- Who a figure describes, as a short label charts and filters can read (the population_note gives the detail).
+-- A table rather than a CHECK list: editors add a study's named subgroups without a schema change, and the
+-- label shown beside a figure lives in one place.
+CREATE TABLE subgroups (
+    subgroup_id VARCHAR PRIMARY KEY,        -- whole_cohort = every patient of the arm (or of the study when no arm)
+    name VARCHAR NOT NULL,                  -- short label shown beside the figure
+    description VARCHAR
+);
+
 CREATE TABLE toxicities (
     toxicity VARCHAR PRIMARY KEY,
     name VARCHAR NOT NULL
@@ -102,6 +111,16 @@ CREATE TABLE sources (
     verified_in VARCHAR,
     note VARCHAR,
     CHECK (verification <> 'verified' OR verified_in IS NOT NULL)
+);
+
+-- Which page topic a source belongs to (judged from its title and type, checked by hand), so that each page can
+-- say which sources on its topic have no curated figures (kb/gaps.py). drug_id narrows a drug_toxicity tag.
+-- A CHECK list, not a vocabulary table: each topic is a page, and what counts as curated for it is code.
+CREATE TABLE source_topics (
+    source_id VARCHAR NOT NULL REFERENCES sources (source_id),
+    topic VARCHAR NOT NULL CHECK (topic IN ('clinical_studies', 'drug_toxicity', 'dosing', 'imaging', 'guidelines')),
+    drug_id VARCHAR REFERENCES drugs (drug_id),  -- empty = several drugs or none
+    PRIMARY KEY (source_id, topic)
 );
 
 -- ---------------------------------------------------------------- studies
@@ -181,8 +200,13 @@ CREATE TABLE outcomes (
     arm_id VARCHAR REFERENCES arms (arm_id),            -- NULL = whole cohort
     comparator_arm_id VARCHAR REFERENCES arms (arm_id), -- set for between-arm effects (HR/OR/RR)
     endpoint_id VARCHAR NOT NULL REFERENCES endpoints (endpoint_id),
+    endpoint_detail VARCHAR CHECK (endpoint_detail IS NULL OR length(endpoint_detail) <= 80),
+    -- what exactly was counted within the endpoint when it alone does not say (test, toxicity type, category)
     statistic VARCHAR NOT NULL CHECK (statistic IN
-        ('proportion', 'median', 'mean', 'hazard_ratio', 'odds_ratio', 'risk_ratio', 'count', 'difference')),
+        ('proportion', 'median', 'mean', 'hazard_ratio', 'odds_ratio', 'risk_ratio', 'count', 'difference',
+         'range_of_medians_low', 'range_of_medians_high', 'posterior_probability')),
+    -- range_of_medians_low/high: the ends of a range of medians reported across groups (e.g. prognostic groups);
+    -- posterior_probability: a Bayesian (mean) posterior probability in %, not an observed proportion
     value DOUBLE NOT NULL,
     unit VARCHAR NOT NULL CHECK (unit IN
         ('%', 'pct_change', 'months', 'ratio', 'patients', 'lesions', 'points', 'weeks', 'days')),
@@ -192,6 +216,10 @@ CREATE TABLE outcomes (
     ci_high DOUBLE,
     p_value VARCHAR CHECK (p_value IS NULL OR regexp_full_match(p_value, '(<|>|=)?(0|1|0?\.[0-9]+|1\.0+)')),
     n_evaluated INTEGER CHECK (n_evaluated >= 0),
+    -- the population: subgroup + unit of analysis + the paper whose cohort it is (several papers per study)
+    subgroup_id VARCHAR NOT NULL REFERENCES subgroups (subgroup_id),
+    unit_of_analysis VARCHAR CHECK (unit_of_analysis IN ('patients', 'lesions', 'treatments')),  -- NULL = not stated
+    cohort_source_id VARCHAR REFERENCES sources (source_id),
     population_note VARCHAR,
     source_id VARCHAR NOT NULL REFERENCES sources (source_id),
     verification VARCHAR NOT NULL CHECK (verification IN ('verified', 'secondary', 'unverified')),
@@ -207,6 +235,14 @@ CREATE TABLE outcomes (
     CHECK (statistic NOT IN ('count') OR value >= 0),
     CHECK (unit <> 'pct_change' OR statistic IN ('mean', 'median', 'difference'))
 );
+
+-- One figure per population: the same study, arm, comparison, endpoint (and detail), statistic and timepoint may
+-- appear twice only for different populations (subgroup, unit of analysis, cohort paper). NULLs are folded to ''
+-- so that two whole-cohort rows without a timepoint collide too. kb/validate.py says the same in words.
+CREATE UNIQUE INDEX outcomes_one_figure_per_population ON outcomes (
+    study_id, coalesce(arm_id, ''), coalesce(comparator_arm_id, ''), endpoint_id, coalesce(endpoint_detail, ''),
+    statistic, coalesce(timepoint_months, 0), subgroup_id, coalesce(unit_of_analysis, ''),
+    coalesce(cohort_source_id, ''));
 
 -- ---------------------------------------------------------------- practice knowledge
 CREATE TABLE guidelines (

@@ -1509,11 +1509,13 @@ def views_frame(views: Sequence[dict[str, Any]]) -> pd.DataFrame:
 
 # ------------------------------------------------------------------------------------------------ command line
 def cmd_search(args: argparse.Namespace) -> int:
-    from kb.build import ensure_built
-    from kb.db import connect
+    from kb.releases import NoRelease, open_reader
 
-    path = ensure_built(Path(args.db) if args.db else None)
-    con = connect(path)
+    try:
+        con = open_reader(args.db)   # read-only: any number of processes, the app serving included
+    except NoRelease as exc:
+        print(exc, file=sys.stderr)
+        return 1
     try:
         index = build_index(con)
     finally:
@@ -1543,5 +1545,5 @@ def register_cli(sub) -> None:
     p.add_argument("--from", dest="year_from", type=int, help="earliest year")
     p.add_argument("--to", dest="year_to", type=int, help="latest year")
     p.add_argument("--type", action="append", help="publication type (repeatable), e.g. randomized_trial")
-    p.add_argument("--db", help="database path (default: $KB_DB or brainmets.duckdb)")
+    p.add_argument("--db", help="a KB file to search (default: $KB_DB, else the current release)")
     p.set_defaults(func=cmd_search)

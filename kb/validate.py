@@ -24,15 +24,30 @@ _P_VALUE = re.compile(r"(<|>|=)?(0|1|0?\.[0-9]+|1\.0+)")
 _NCT = re.compile(r"NCT[0-9]{8}")
 _PMID = re.compile(r"[0-9]{1,9}")
 
+# Where a figure was verified: one identifier per entry, in one of these forms; several entries only with ';'.
+# PMID and DOI are preferred; PMC for a PubMed Central copy; URL only for a page that showed no identifier.
+VERIFIED_IN_FORMS = {
+    "PMID": re.compile(r"PMID:[0-9]{1,9}"),
+    "DOI": re.compile(r"DOI:10\.[0-9]{4,9}/\S+"),
+    "PMC": re.compile(r"PMC:PMC[0-9]{4,9}"),
+    "URL": re.compile(r"URL:https?://\S+"),
+}
+VERIFIED_IN_SEPARATOR = ";"
+VERIFIED_IN_EXAMPLE = "PMID:12345678, DOI:10.1200/JCO.2020.1, PMC:PMC1234567 or URL:https://…"
+
+RATIO_STATISTICS = ("hazard_ratio", "odds_ratio", "risk_ratio")
+
 # Controlled values that schema.sql enforces with CHECK (col IN (...)); mirrored here for clear messages.
 ALLOWED: dict[str, dict[str, tuple]] = {
     "sources": {"cited_in": ("srs_review_2025", "seed_review", "editor")},
+    "source_topics": {"topic": ("clinical_studies", "drug_toxicity", "dosing", "imaging", "guidelines")},
     "studies": {"phase": ("1", "1/2", "2", "2/3", "3", "3b", "4"),
                 "status": ("completed", "ongoing", "terminated_early", "published_abstract")},
     "study_sources": {"role": ("primary", "update", "secondary_analysis", "protocol", "abstract")},
     "outcomes": {"statistic": ("proportion", "median", "mean", "hazard_ratio", "odds_ratio", "risk_ratio", "count",
-                               "difference"),
-                 "unit": ("%", "pct_change", "months", "ratio", "patients", "lesions", "points", "weeks", "days")},
+                               "difference", "range_of_medians_low", "range_of_medians_high", "posterior_probability"),
+                 "unit": ("%", "pct_change", "months", "ratio", "patients", "lesions", "points", "weeks", "days"),
+                 "unit_of_analysis": ("patients", "lesions", "treatments")},
     "guidelines": {"kind": ("guideline", "consensus", "appropriate_use", "workshop", "quality_indicators")},
     "dose_schedules": {"category": ("single_fraction", "fractionated_intact", "postoperative", "preoperative", "wbrt",
                                     "ha_wbrt", "salvage", "normal_tissue")},
@@ -50,6 +65,8 @@ LABELS = {
     "total_dose_gy": "total dose (Gy)", "fractions": "number of fractions", "alpha_beta_gy": "α/β (Gy)",
     "value": "value", "ci_low": "lower 95% CI", "ci_high": "upper 95% CI", "p_value": "p value",
     "effect_ci_low": "lower 95% CI of the effect", "effect_ci_high": "upper 95% CI of the effect",
+    "subgroup_id": "subgroup", "cohort_source_id": "cohort paper", "endpoint_detail": "endpoint detail",
+    "verified_in": "verified in",
 }
 
 
@@ -74,6 +91,33 @@ class Problem:
 
 def label(column: str) -> str:
     return LABELS.get(column, column.replace("_", " "))
+
+
+def verified_in_problem(text: str | None) -> str | None:
+    """Why ``text`` is not a valid ``verified_in`` cell, or None when it is (or is empty).
+
+    >>> verified_in_problem("PMID:32058845; DOI:10.1093/neuonc/not114") is None
+    True
+    >>> verified_in_problem("https://example.org/abstract")
+    "'https://example.org/abstract' is a web address without its prefix — write URL: in front of it"
+    """
+    if text is None or not str(text).strip():
+        return None
+    entries = [e.strip() for e in str(text).split(VERIFIED_IN_SEPARATOR)]
+    for entry in entries:
+        if not entry:
+            return f"an empty entry between '{VERIFIED_IN_SEPARATOR}' separators — one identifier per entry"
+        if any(form.fullmatch(entry) for form in VERIFIED_IN_FORMS.values()):
+            continue
+        shown = entry if len(entry) <= 70 else entry[:67] + "…"
+        if re.match(r"https?://", entry) and " " not in entry:
+            return f"{shown!r} is a web address without its prefix — write URL: in front of it"
+        if re.search(r"\s(PMID|DOI|PMC|URL):|,\s*(PMID|DOI|PMC|URL):", entry):
+            return (f"{shown!r} holds several identifiers — separate them with '{VERIFIED_IN_SEPARATOR} ' "
+                    f"(one identifier per entry)")
+        return (f"{shown!r} should be one identifier in a documented form: {VERIFIED_IN_EXAMPLE} "
+                f"(several separated by '{VERIFIED_IN_SEPARATOR} ')")
+    return None
 
 
 # ------------------------------------------------------------------------------------------------ typing
@@ -180,6 +224,13 @@ def _rules(table: str, r: Mapping[str, Any]) -> Iterable[tuple[str, str]]:
             yield "verification", f"verification {v!r} must be one of: {', '.join(VERIFICATION)}"
         elif v == "verified" and not r.get("verified_in"):
             yield "verified_in", "a verified record must say where it was verified (PMID or DOI in verified_in)"
+    if r.get("verified_in"):
+        problem = verified_in_problem(r["verified_in"])
+        if problem:
+            yield "verified_in", problem
+    if table == "outcomes" and r.get("endpoint_detail") is not None and len(str(r["endpoint_detail"])) > 80:
+        yield "endpoint_detail", ("an endpoint detail is a short label (80 characters at most); "
+                                  "put longer explanations in the note")
     if r.get("doi") and not str(r["doi"]).startswith("10."):
         yield "doi", f"DOI {r['doi']!r} should start with '10.' (no https://doi.org/ prefix)"
     if r.get("pmid") and not _PMID.fullmatch(str(r["pmid"])):
@@ -268,7 +319,7 @@ def _unknown_key_message(parent: str, value: Any, keys: set) -> str:
             "drugs": "drug", "designs": "design", "endpoints": "endpoint", "arms": "arm",
             "interventions": "intervention", "pub_types": "publication type", "toxicities": "toxicity",
             "rec_topics": "topic", "imaging_modalities": "imaging modality", "guidelines": "guideline",
-            "evidence_levels": "evidence level"}.get(parent, parent)
+            "evidence_levels": "evidence level", "subgroups": "subgroup"}.get(parent, parent)
     if len(keys) <= 40:
         choices = ", ".join(sorted(map(str, keys)))
         return f"unknown {noun} {value!r} — choose one of: {choices}"
@@ -349,7 +400,7 @@ def _cross_table(typed: Mapping[str, list[dict]]) -> list[Problem]:
                 problems.append(Problem("outcomes", o["_line"], col,
                                         f"arm {o[col]!r} belongs to study {arm['study_id']!r}, not {o['study_id']!r}",
                                         o["_file"]))
-        if o.get("statistic") in ("hazard_ratio", "odds_ratio", "risk_ratio") and o.get("arm_id") \
+        if o.get("statistic") in RATIO_STATISTICS and o.get("arm_id") \
                 and not o.get("comparator_arm_id"):
             problems.append(Problem("outcomes", o["_line"], "comparator_arm_id",
                                     "a between-arm ratio needs the comparator arm", o["_file"]))
@@ -359,4 +410,128 @@ def _cross_table(typed: Mapping[str, list[dict]]) -> list[Problem]:
                 problems.append(Problem("outcomes", o["_line"], "n_evaluated",
                                         f"{o['n_evaluated']} evaluated is more than the arm's {n_arm} patients",
                                         o["_file"]))
+    papers = study_papers(typed.get("study_sources", []))
+    problems += _cohort_paper_problems(typed.get("outcomes", []), papers)
+    problems += _population_collisions(typed.get("outcomes", []), papers)
+    problems += _range_of_medians_problems(typed.get("outcomes", []), papers)
+    problems += dose_schedule_study_problems(typed.get("dose_schedules", []), typed.get("study_sources", []))
+    return problems
+
+
+def study_papers(links: Iterable[Mapping[str, Any]]) -> dict[str, set[str]]:
+    """study_id -> the source_ids of its papers (study_sources)."""
+    papers: dict[str, set[str]] = defaultdict(set)
+    for link in links:
+        if link.get("study_id") and link.get("source_id"):
+            papers[link["study_id"]].add(link["source_id"])
+    return papers
+
+
+def _cohort_paper_problems(outcomes: Iterable[Mapping[str, Any]], papers: Mapping[str, set[str]]) -> list[Problem]:
+    """The cohort paper must be one of the study's papers; it is required when the study has several papers, or when
+    the figure was read in a paper that is not the study's own (e.g. a review quoting the trial)."""
+    problems = []
+    for o in outcomes:
+        own = papers.get(o.get("study_id"), set())
+        cohort = o.get("cohort_source_id")
+        if not own:
+            continue  # a study without papers is reported by the study_sources rules
+        if cohort is not None and cohort not in own:
+            problems.append(Problem("outcomes", o.get("_line"), "cohort_source_id",
+                                    f"{cohort!r} is not a paper of study {o.get('study_id')!r} (its papers: "
+                                    f"{', '.join(sorted(own))}) — add it to the study's sources or choose one",
+                                    o.get("_file")))
+        elif cohort is None and len(own) > 1:
+            problems.append(Problem("outcomes", o.get("_line"), "cohort_source_id",
+                                    f"study {o.get('study_id')!r} has several papers ({', '.join(sorted(own))}): say "
+                                    "which paper's patients this figure describes", o.get("_file")))
+        elif cohort is None and o.get("source_id") not in own:
+            problems.append(Problem("outcomes", o.get("_line"), "cohort_source_id",
+                                    f"the figure was read in {o.get('source_id')!r}, which is not a paper of study "
+                                    f"{o.get('study_id')!r}: name the study paper whose patients it describes",
+                                    o.get("_file")))
+    return problems
+
+
+def population_key(o: Mapping[str, Any], papers: Mapping[str, set[str]] | None = None) -> tuple:
+    """What makes an outcome figure unique: study, arm, comparator, endpoint (and detail), statistic, timepoint and
+    the population (subgroup, unit of analysis, cohort paper). An empty cohort paper of a one-paper study is that
+    paper; text is compared without case and surrounding spaces.
+
+    >>> population_key({"study_id": "s", "endpoint_id": "os", "statistic": "median", "subgroup_id": "whole_cohort"})
+    ('s', None, None, 'os', '', 'median', None, 'whole_cohort', None, None)
+    """
+    cohort = o.get("cohort_source_id")
+    own = (papers or {}).get(o.get("study_id"), set())
+    if cohort is None and len(own) == 1:
+        cohort = next(iter(own))
+    detail = str(o.get("endpoint_detail") or "").strip().casefold()
+    return (o.get("study_id"), o.get("arm_id"), o.get("comparator_arm_id"), o.get("endpoint_id"), detail,
+            o.get("statistic"), o.get("timepoint_months"), o.get("subgroup_id"), o.get("unit_of_analysis"), cohort)
+
+
+def _population_collisions(outcomes: Iterable[Mapping[str, Any]], papers: Mapping[str, set[str]]) -> list[Problem]:
+    problems = []
+    seen: dict[tuple, Mapping[str, Any]] = {}
+    for o in outcomes:
+        key = population_key(o, papers)
+        first = seen.get(key)
+        if first is None:
+            seen[key] = o
+            continue
+        if first.get("outcome_id") == o.get("outcome_id"):
+            continue  # the same row twice: the duplicate-key message says it, with the way to correct it
+        problems.append(Problem(
+            "outcomes", o.get("_line"), "subgroup_id",
+            f"outcome {o.get('outcome_id')!r} has the same study, arm, comparison, endpoint, statistic, timepoint and "
+            f"population as {first.get('outcome_id')!r} — charts could not tell them apart. Give each its own "
+            "subgroup (or unit of analysis, or cohort paper), or an endpoint detail if they count different things",
+            o.get("_file")))
+    return problems
+
+
+def _range_of_medians_problems(outcomes: list[Mapping[str, Any]], papers: Mapping[str, set[str]]) -> list[Problem]:
+    """A range of medians is entered as both of its ends."""
+    problems = []
+    keys = {population_key(o, papers) for o in outcomes}
+    ends = {"range_of_medians_low": "range_of_medians_high", "range_of_medians_high": "range_of_medians_low"}
+    for o in outcomes:
+        other = ends.get(o.get("statistic"))
+        if other is None:
+            continue
+        key = list(population_key(o, papers))
+        key[5] = other
+        if tuple(key) not in keys:
+            problems.append(Problem("outcomes", o.get("_line"), "statistic",
+                                    f"a range of medians needs both ends: {o.get('outcome_id')!r} has no matching "
+                                    f"{other.replace('_', ' ')} row for the same population", o.get("_file")))
+    return problems
+
+
+def dose_schedule_study_problems(schedules: Iterable[Mapping[str, Any]],
+                                 links: Iterable[Mapping[str, Any]]) -> list[Problem]:
+    """A schedule read in a paper of a KB study names that study; a schedule whose paper is no KB study's (a review,
+    a modelling or pooled analysis) leaves study_id empty.
+
+    >>> links = [{"study_id": "n0574", "source_id": "ref028"}]
+    >>> [p.message for p in dose_schedule_study_problems([{"schedule_id": "x", "source_id": "ref028"}], links)]
+    ["its source ref028 is a paper of study 'n0574' — name that study in study_id"]
+    """
+    studies_of: dict[str, set[str]] = defaultdict(set)
+    for link in links:
+        studies_of[link.get("source_id")].add(link.get("study_id"))
+    problems = []
+    for d in schedules:
+        owners = studies_of.get(d.get("source_id"), set())
+        study = d.get("study_id")
+        if study is None and owners:
+            problems.append(Problem("dose_schedules", d.get("_line"), "study_id",
+                                    f"its source {d.get('source_id')} is a paper of study "
+                                    f"{' or '.join(repr(s) for s in sorted(owners))} — name that study in study_id",
+                                    d.get("_file")))
+        elif study is not None and study not in owners:
+            problems.append(Problem("dose_schedules", d.get("_line"), "study_id",
+                                    f"study {study!r} does not list source {d.get('source_id')} among its papers "
+                                    "(study_sources) — link the paper to the study, or leave study_id empty",
+                                    d.get("_file")))
     return problems

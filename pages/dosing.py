@@ -5,7 +5,7 @@ import streamlit as st
 
 from kb.queries import DOSE_CATEGORIES, doi_url, pubmed_url
 from kb.radiobiology import compare_schedules, format_schedules, parse_schedules
-from ui import cache, routing, widgets
+from ui import cache, gaps, routing, widgets
 
 routing.ensure_routed()  # first request after a server start may arrive here without app.py
 
@@ -122,4 +122,5 @@ else:
     st.dataframe(shown_limits, hide_index=True, width="stretch", column_config=LINKS)
     widgets.download_csv(shown_limits, "brainmets_normal_brain_limits.csv", key="do_limits_csv")
 
+gaps.uncurated_note(con, "dosing")  # papers on the topic without curated figures
 widgets.footer(cache.release_info(con))

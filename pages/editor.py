@@ -11,12 +11,20 @@ import streamlit as st
 
 from kb import auth, edits, export
 from kb.config import read_only
+from kb.files import DiskFull
+from kb.store import StoreError
 from kb.validate import Problem
 from ui import cache, routing, session, widgets
 
 routing.ensure_routed()  # first request after a server start may arrive here without app.py
 
-con = cache.connection()
+REFUSALS = (edits.EditError, StoreError, DiskFull)   # each says in a sentence why nothing was saved
+if read_only():
+    st.title("Editor workspace")
+    st.info(str(edits.EditingDisabled()), icon=":material/lock:")
+    widgets.footer(cache.release_info(cache.connection()))
+    st.stop()
+con = cache.editorial_store()   # opened per operation; this rerun's calls share one open (kb/store.py)
 state = st.session_state
 state.setdefault("form_gen", 0)
 state.setdefault("opened", {})
@@ -28,6 +36,12 @@ st.title("Editor workspace")
 def flash(kind: str, text: str) -> None:
     """A message that survives the rerun after a save."""
     state["flash"] = (kind, text)
+
+
+def stop_with_footer() -> None:
+    """Stop here, as every page ends: with the footer naming the release readers see."""
+    widgets.footer(cache.release_info(cache.connection()))
+    st.stop()
 
 
 def show_flash() -> None:
@@ -51,10 +65,6 @@ def oidc_configured() -> bool:
 
 
 # ------------------------------------------------------------------------------------------------ who is this
-if read_only():
-    st.info(str(edits.EditingDisabled()), icon=":material/lock:")
-    st.stop()
-
 editor: str | None = session.current_editor()  # None when this session was re-attached from another browser
 if oidc_configured() and session.oidc_expired():
     st.logout()  # the identity token has expired; st.user would still show it as signed in
@@ -72,7 +82,7 @@ if not editor:
             st.button("Sign out", on_click=st.logout)
         else:
             st.button("Sign in with your organisation's account", on_click=st.login, type="primary")
-        st.stop()
+        stop_with_footer()
     with st.form("sign_in"):
         name = st.text_input("Editor name", max_chars=100)
         password = st.text_input("Password", type="password", max_chars=200)
@@ -81,13 +91,17 @@ if not editor:
         refused = session.binding_problem()
         if refused:
             st.error(refused, icon=":material/lock:")
-            st.stop()
-        result = auth.sign_in(con, name, password)
+            stop_with_footer()
+        try:
+            result = auth.sign_in(con, name, password)
+        except (StoreError, DiskFull) as exc:
+            show_error(exc)
+            stop_with_footer()
         if result.ok:
             session.sign_in_here(name.strip())
             st.rerun()
         st.error(result.message)
-    st.stop()
+    stop_with_footer()
 
 # ------------------------------------------------------------------------------------------------ signed in
 top = st.columns([4, 1])
@@ -237,6 +251,9 @@ def record_form(kind: str, record_id: str | None, creating: bool) -> None:
             state["problems"].pop(key, None)
             state["conflict"] = str(exc)
             st.rerun()
+        except REFUSALS as exc:   # the store busy, the disk full: nothing saved, the form keeps what was typed
+            show_error(exc)
+            return
         state["problems"].pop(key, None)
         state.pop("duplicates:" + key, None)
         if record_id:
@@ -281,7 +298,7 @@ with tab_propose:
                 try:
                     pid = edits.propose_retire(con, editor, kind, record_id, base, reason)
                     st.success(f"Saved as proposal #{pid} to retire it.")
-                except edits.EditError as exc:
+                except REFUSALS as exc:
                     show_error(exc)
 
 
@@ -309,27 +326,34 @@ with tab_review:
             if p.editor == editor:
                 st.caption("Your proposal — another editor must review it.")
                 if st.button("Withdraw", key=f"withdraw:{p.proposal_id}"):
-                    edits.withdraw(con, p.proposal_id, editor)
-                    flash("info", f"Proposal #{p.proposal_id} withdrawn.")
-                    st.rerun()
+                    try:
+                        edits.withdraw(con, p.proposal_id, editor)
+                        flash("info", f"Proposal #{p.proposal_id} withdrawn.")
+                        st.rerun()
+                    except REFUSALS as exc:
+                        show_error(exc)
                 continue
             comment = st.text_input("Review comment (required to reject)", key=f"comment:{p.proposal_id}")
             b1, b2, _ = st.columns([1, 1, 4])
             if b1.button("Accept", key=f"accept:{p.proposal_id}", type="primary"):
                 try:
                     audit_ids = edits.accept(con, p.proposal_id, editor, comment)
-                    cache.clear_data()
-                    flash("success", f"Accepted proposal #{p.proposal_id}: readers see it now "
-                                     f"(audit #{', #'.join(map(str, audit_ids))}).")
+                    if con.publish_error:   # committed; readers get it when a later publish succeeds
+                        flash("warning", f"Accepted proposal #{p.proposal_id} (audit "
+                                         f"#{', #'.join(map(str, audit_ids))}), but readers do not see it yet: "
+                                         + con.publish_error)
+                    else:
+                        flash("success", f"Accepted proposal #{p.proposal_id}: readers see it now, in release "
+                                         f"{con.last_release} (audit #{', #'.join(map(str, audit_ids))}).")
                     st.rerun()
-                except edits.EditError as exc:
+                except REFUSALS as exc:
                     show_error(exc)
             if b2.button("Reject", key=f"reject:{p.proposal_id}"):
                 try:
                     edits.reject(con, p.proposal_id, editor, comment)
                     flash("info", f"Rejected proposal #{p.proposal_id}.")
                     st.rerun()
-                except edits.EditError as exc:
+                except REFUSALS as exc:
                     show_error(exc)
     reviewed = [p for p in edits.list_proposals(con, None, limit=30) if p.status != "pending"]
     if reviewed:
@@ -369,7 +393,7 @@ with tab_history:
                         pid = edits.propose_revert(con, editor, entry.audit_id, why)
                         flash("success", f"Saved revert as proposal #{pid}; another editor reviews it.")
                         st.rerun()
-                    except edits.EditError as exc:
+                    except REFUSALS as exc:
                         show_error(exc)
 
 
@@ -396,23 +420,22 @@ with tab_import:
                                    for p in exc.problems])
             st.dataframe(report, hide_index=True, width="stretch")
             widgets.download_csv(report, "import_problems.csv", "Download the problem list")
-        except edits.EditError as exc:
+        except REFUSALS as exc:
             st.error(widgets.escape(str(exc)))
 
 
 # ------------------------------------------------------------------------------------------------ release
 with tab_release:
-    from kb.config import db_path
-
     st.markdown("A release writes the accepted changes back to `data/*.csv` (only the changed rows), so the "
                 "maintainer reviews them as a git diff and commits. Pending proposals stay here.")
     exported_id, last_id, _ = export.touched_records(con)
     st.metric("Accepted changes not yet exported", last_id - exported_id)
     if st.button("Export accepted changes to data/", key="export"):
         try:
-            st.success(export.export(con).summary())
-        except export.ExportConflict as exc:
+            st.success(widgets.escape(export.export(con).summary()))
+        except (export.ExportConflict, StoreError, DiskFull) as exc:
             st.error(widgets.escape(str(exc)))
-    st.caption(f"Database: {widgets.escape(str(db_path()))}")
+    st.caption("Readers see release " + widgets.escape(str(con.last_release or cache.current_release_id()))
+               + ". Past releases, what changed between them and the download bundle are on the Releases page.")
 
-widgets.footer(cache.release_info(con))
+widgets.footer(cache.release_info(cache.connection()))

@@ -4,7 +4,7 @@ import streamlit as st
 
 from kb.queries import StudyFilters, doi_url, nct_url, pubmed_url, size_range
 from kb.radiobiology import with_bed
-from ui import cache, routing, widgets
+from ui import cache, gaps, routing, widgets
 
 routing.ensure_routed()  # first request after a server start may arrive here without app.py
 
@@ -272,4 +272,5 @@ else:
         st.dataframe(shown_comparable, hide_index=True, width="stretch")
         widgets.download_csv(shown_comparable, f"brainmets_{endpoint}_figures.csv", key="ex_compare_csv")
 
+gaps.uncurated_note(con, "clinical_studies")  # papers on the topic without curated figures
 widgets.footer(cache.release_info(con))

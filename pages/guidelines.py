@@ -4,7 +4,7 @@ import streamlit as st
 
 from kb import charts
 from kb.queries import doi_url, pubmed_url
-from ui import cache, routing, widgets
+from ui import cache, gaps, routing, widgets
 
 routing.ensure_routed()  # first request after a server start may arrive here without app.py
 
@@ -93,4 +93,5 @@ else:
                         st.caption("For: " + widgets.escape(row.population))
                     st.text(row.recommendation)
 
+gaps.uncurated_note(con, "guidelines")  # papers on the topic without curated figures
 widgets.footer(cache.release_info(con))

@@ -4,7 +4,7 @@ import streamlit as st
 
 from kb import charts
 from kb.queries import doi_url, pubmed_url
-from ui import cache, routing, widgets
+from ui import cache, gaps, routing, widgets
 
 routing.ensure_routed()  # first request after a server start may arrive here without app.py
 
@@ -60,4 +60,5 @@ else:
         "PubMed": st.column_config.LinkColumn(display_text=r".*/(\d+)/")})
     widgets.download_csv(shown, "brainmets_imaging.csv", key="im_csv")
 
+gaps.uncurated_note(con, "imaging")  # papers on the topic without curated figures
 widgets.footer(cache.release_info(con))

@@ -104,7 +104,8 @@ else:
     st.caption(", ".join(widgets.escape(f"{r['first_author']} {r['year']}") for r in records))
     cols = st.columns(len(citations.FORMATS) + 1)
     for col, (key, (label, ext, mime, export)) in zip(cols, citations.FORMATS.items()):
-        col.download_button(label, export(records).encode("utf-8"), file_name=f"brainmets_selection.{ext}",
+        col.download_button(label, export(records, release_id=cache.current_release_id()).encode("utf-8"),
+                            file_name=widgets.stamped(f"brainmets_selection.{ext}"),
                             mime=mime, icon=":material/download:", key="export_" + key)
     if cols[-1].button("Clear selection", icon=":material/close:"):
         for sid in list(picked):

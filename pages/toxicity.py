@@ -3,7 +3,7 @@
 import streamlit as st
 
 from kb.queries import doi_url, pubmed_url
-from ui import cache, routing, widgets
+from ui import cache, gaps, routing, widgets
 
 routing.ensure_routed()  # first request after a server start may arrive here without app.py
 
@@ -121,4 +121,5 @@ else:
         st.dataframe(guidance, hide_index=True, width="stretch")
         widgets.download_csv(guidance, "brainmets_sequencing_guidance.csv", key="tx_guidance_csv")
 
+gaps.uncurated_note(con, "drug_toxicity", drugs, classes)  # papers on the topic without figures
 widgets.footer(cache.release_info(con))

@@ -1,4 +1,8 @@
-"""Fixtures: a real database built once from data/ into a temporary folder; KB_DB always points there."""
+"""Fixtures: an editor instance built once from data/ into a temporary folder; KB_HOME always points there.
+
+Readers' tests use ``built_db`` (the current release file) and ``con`` (a read-only connection to it), as the app's
+reader pages do. Tests that write use the private instances of ``editing_fixtures.py``.
+"""
 
 from __future__ import annotations
 
@@ -11,28 +15,26 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 _SESSION_DIR = Path(tempfile.mkdtemp(prefix="kbtest-"))
-# Set before any test imports the app: no test may touch the repository's brainmets.duckdb.
-os.environ["KB_DB"] = str(_SESSION_DIR / "kb.duckdb")
-os.environ.pop("KB_READ_ONLY", None)
+# Set before any test imports the app: no test may touch the repository's kb_home/.
+os.environ["KB_HOME"] = str(_SESSION_DIR / "home")
+for _name in ("KB_DB", "KB_RELEASES", "KB_READ_ONLY"):
+    os.environ.pop(_name, None)
 
 
 @pytest.fixture(scope="session")
 def built_db() -> Path:
-    """The KB built from data/ (once per session) at $KB_DB."""
-    from kb.build import build
+    """The current release of the session's instance (store built from data/ and published once)."""
+    from kb.rebuild import ensure_ready
 
-    path = Path(os.environ["KB_DB"])
-    if not path.exists():
-        build(path)
-    return path
+    return ensure_ready(quiet=True).path
 
 
 @pytest.fixture(scope="session")
 def con(built_db):
-    """A read connection to the session database."""
+    """A read-only connection to the session's current release (what reader pages query)."""
     from kb.db import connect
 
-    connection = connect(built_db, read_only_=False)
+    connection = connect(built_db)
     yield connection
     connection.close()
 

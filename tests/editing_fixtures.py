@@ -1,7 +1,7 @@
-"""Fixtures for the editing tests: a private copy of the built KB per test, with two editor accounts.
+"""Fixtures for the editing tests: a private editor instance per test (store + releases), with three editors.
 
-The editing tests write, so they never use the session database that the reader tests share: each gets its own
-copy of a database built once from data/, and KB_DB points at it. Passwords are random per test run.
+The editing tests write, so they never use the session instance that the reader tests share: each gets its own
+copy of an instance built once from data/, and KB_HOME points at it. Passwords are random per test run.
 """
 
 from __future__ import annotations
@@ -10,22 +10,25 @@ import secrets
 import shutil
 from pathlib import Path
 
-import duckdb
 import pytest
 import streamlit as st
 
 from kb import auth
-from kb.build import build
+from kb.rebuild import rebuild_store
+from kb.store import get_store
 
 PASSWORDS = {name: secrets.token_urlsafe(15) for name in ("alice", "bob", "carol")}
 
 
 @pytest.fixture(scope="session")
 def template_db(tmp_path_factory) -> Path:
-    """The KB built from data/ once, never written to (copied by ``editor_db``)."""
-    path = tmp_path_factory.mktemp("editing-template") / "kb.duckdb"
-    build(path)
-    return path
+    """The folder of an instance built from data/ once (store and first release), never written to (copied by
+    ``editor_db``)."""
+    home = tmp_path_factory.mktemp("editing-template")
+    store = get_store(home)
+    rebuild_store(store)
+    store.close()
+    return home
 
 
 @pytest.fixture
@@ -36,28 +39,36 @@ def cheap_scrypt(monkeypatch):
 
 @pytest.fixture
 def editor_db(template_db, tmp_path, monkeypatch, cheap_scrypt) -> Path:
-    """A private KB with editors alice, bob and carol; KB_DB points at it and Streamlit's caches are empty."""
-    path = tmp_path / "kb.duckdb"
-    shutil.copy(template_db, path)
-    con = duckdb.connect(str(path))
-    for name, password in PASSWORDS.items():
-        auth.add_editor(con, name, password)
-    con.close()
-    monkeypatch.setenv("KB_DB", str(path))
-    monkeypatch.delenv("KB_READ_ONLY", raising=False)
+    """A private instance with editors alice, bob and carol; KB_HOME points at it and Streamlit's caches are empty.
+    Yields its store file (``.parent.parent`` is the instance folder); close the store before opening it directly."""
+    home = tmp_path / "home"
+    shutil.copytree(template_db, home)
+    for name in ("KB_RELEASES", "KB_READ_ONLY", "KB_DB"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("KB_HOME", str(home))
+    store = get_store(home)
+    with store.held():
+        for name, password in PASSWORDS.items():
+            auth.add_editor(store, name, password)
     st.cache_resource.clear()
     st.cache_data.clear()
-    yield path
-    st.cache_resource.clear()  # the app's cached connection points at this file: drop it
+    yield store.path
+    store.close()
+    st.cache_resource.clear()  # the app's cached connections point at this instance: drop them
     st.cache_data.clear()
+
+
+def home_of(store_path: Path) -> Path:
+    """The instance folder of a store file (``editor_db``)."""
+    return Path(store_path).parent.parent
 
 
 @pytest.fixture
 def econ(editor_db):
-    """A read-write connection to the private KB."""
-    con = duckdb.connect(str(editor_db))
-    yield con
-    con.close()
+    """The private instance's editorial store: what kb.edits and kb.auth take as ``con``."""
+    store = get_store(home_of(editor_db))
+    yield store
+    store.close()
 
 
 def new_study(study_id: str = "ed_trial2026") -> dict:
@@ -74,7 +85,8 @@ def new_study(study_id: str = "ed_trial2026") -> dict:
         "outcomes": [{"outcome_id": f"{study_id}__o1", "arm_id": f"{study_id}__fsrt",
                       "comparator_arm_id": f"{study_id}__srs", "endpoint_id": "local_control",
                       "statistic": "hazard_ratio", "value": "0.7", "unit": "ratio", "ci_low": "0.5",
-                      "ci_high": "0.9", "source_id": "ref028", "verification": "unverified"}],
+                      "ci_high": "0.9", "subgroup_id": "whole_cohort", "source_id": "ref028",
+                      "verification": "unverified"}],
         "study_histologies": [{"histology_id": "melanoma"}],
         "study_settings": [{"setting_id": "intact"}],
         "study_sources": [{"source_id": "ref028", "role": "primary"}],

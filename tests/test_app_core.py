@@ -3,6 +3,7 @@
 from pathlib import Path
 
 import pytest
+import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from kb import queries
@@ -86,24 +87,36 @@ def test_filtered_table_offers_a_csv_download(sources_page):
     assert button.proto.label == "Download CSV"
 
 
-def test_a_database_locked_by_another_writer_gets_a_plain_message(built_db, tmp_path, monkeypatch):
-    """A second `make run` or a notebook holding the file: the reader sees what to do, not a traceback."""
-    import shutil
+def test_a_store_held_by_another_process_blocks_no_reader_and_the_editor_page_says_so(built_db, monkeypatch):
+    """A `python -m kb` command (or a second editor app) writing for long: readers read the release as usual; the
+    editor page says in a sentence that the store is busy, not a traceback."""
     import subprocess
     import sys
 
-    held = tmp_path / "held.duckdb"
-    shutil.copy2(built_db, held)
-    holder = subprocess.Popen([sys.executable, "-c", "import duckdb, sys, time; c = duckdb.connect(sys.argv[1]); "
-                               "print('ready', flush=True); time.sleep(60)", str(held)], stdout=subprocess.PIPE,
-                              text=True)
+    from kb.store import get_store
+
+    store = get_store()
+    holder = subprocess.Popen([sys.executable, "-c", "import fcntl, sys, time; f = open(sys.argv[1], 'a'); "
+                               "fcntl.flock(f, fcntl.LOCK_EX); print('ready', flush=True); time.sleep(60)",
+                               str(store.lock_path)], stdout=subprocess.PIPE, text=True)
+    monkeypatch.setattr(store, "wait_s", 0.5)
     try:
         assert holder.stdout.readline().strip() == "ready"
-        monkeypatch.setenv("KB_DB", str(held))
-        at = AppTest.from_file(str(ROOT / "pages/home.py"), default_timeout=TIMEOUT).run()
-        assert not at.exception
-        assert "in use by another program" in at.error[0].value and "KB_READ_ONLY=1" in at.error[0].value
-        assert not at.title  # the page stopped before drawing anything from the database
+        st.cache_resource.clear()   # as at the start of the app's process: it has not got ready yet
+        home = AppTest.from_file(str(ROOT / "pages/home.py"), default_timeout=TIMEOUT).run()
+        assert not home.exception and home.title[0].value == "BrainMets KB"
+        editor = AppTest.from_file(str(ROOT / "pages/editor.py"), default_timeout=TIMEOUT).run()
+        assert not editor.exception
+        assert "The editorial store is busy" in editor.error[0].value
     finally:
         holder.kill()
         holder.wait()
+
+
+def test_a_reader_instance_with_nothing_published_says_what_to_do(tmp_path, monkeypatch):
+    monkeypatch.setenv("KB_READ_ONLY", "1")
+    monkeypatch.setenv("KB_RELEASES", str(tmp_path / "empty"))
+    at = AppTest.from_file(str(ROOT / "pages/home.py"), default_timeout=TIMEOUT).run()
+    assert not at.exception
+    assert "No release of the knowledge base has been published yet" in at.error[0].value
+    assert not at.title

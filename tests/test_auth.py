@@ -4,15 +4,17 @@ signed in with lockout after repeated failures; no default or hard-coded passwor
 from __future__ import annotations
 
 import datetime as dt
+import io
 import re
 from pathlib import Path
 
 import duckdb
 import pytest
-from editing_fixtures import PASSWORDS, cheap_scrypt, econ, editor_db, template_db  # noqa: F401
+from editing_fixtures import PASSWORDS, cheap_scrypt, econ, editor_db, home_of, template_db  # noqa: F401
 
 from kb import auth
 from kb.__main__ import main
+from kb.store import get_store
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -45,10 +47,30 @@ def test_new_passwords_are_checked(password, repeated, problem):
 
 # ------------------------------------------------------------------------------------------------ command line
 def run_add_editor(monkeypatch, capsys, db, answers, *extra):
+    """`add-editor` on a terminal: the password is asked twice (getpass)."""
     replies = iter(answers)
+    monkeypatch.setattr(auth, "_stdin_is_terminal", lambda: True)
     monkeypatch.setattr(auth.getpass, "getpass", lambda prompt="": next(replies))
-    code = main(["add-editor", *extra, "--db", str(db)])
+    code = main(["add-editor", *extra, "--home", str(home_of(db))])
+    get_store(home_of(db)).close()
     return code, capsys.readouterr()
+
+
+@pytest.mark.parametrize("stdin, code, message", [
+    ("a piped password 1\n", 0, "Editor gina created"),
+    ("a piped password 1\r\n", 0, "Editor gina created"),
+    ("short\n", 1, "at least 12 characters"),
+    ("", 1, "No password on standard input"),
+])
+def test_add_editor_reads_the_password_from_standard_input_when_it_is_not_a_terminal(
+        editor_db, monkeypatch, capsys, stdin, code, message):
+    monkeypatch.setattr(auth, "_stdin_is_terminal", lambda: False)
+    monkeypatch.setattr("sys.stdin", io.StringIO(stdin))
+    assert main(["add-editor", "gina", "--home", str(home_of(editor_db))]) == code
+    out = capsys.readouterr()
+    assert message in (out.out if code == 0 else out.err)
+    store = get_store(home_of(editor_db))
+    assert auth.sign_in(store, "gina", "a piped password 1").ok is (code == 0)
 
 
 def test_add_editor_asks_twice_and_stores_a_hash(editor_db, monkeypatch, capsys):
@@ -95,7 +117,10 @@ def test_an_oidc_account_has_no_password_and_cannot_use_the_password_form(editor
 
 
 def test_remove_editor_stops_sign_in(editor_db, capsys):
-    assert main(["remove-editor", "carol", "--db", str(editor_db)]) == 0
+    assert main(["remove-editor", "carol", "--home", str(home_of(editor_db))]) == 0
+    assert main(["remove-editor", "nobody", "--home", str(home_of(editor_db))]) == 1
+    assert "No editor named 'nobody'" in capsys.readouterr().err
+    get_store(home_of(editor_db)).close()
     con = duckdb.connect(str(editor_db))
     assert not auth.sign_in(con, "carol", PASSWORDS["carol"]).ok
     assert not auth.is_editor(con, "carol")
@@ -146,9 +171,9 @@ def test_every_attempt_is_recorded(econ):
 
 
 def test_editor_accounts_survive_a_rebuild(editor_db):
-    from kb.build import build
+    from kb.rebuild import rebuild_store
 
-    build(editor_db, force=True)
+    rebuild_store(get_store(home_of(editor_db)))
     con = duckdb.connect(str(editor_db))
     try:
         assert auth.sign_in(con, "alice", PASSWORDS["alice"]).ok

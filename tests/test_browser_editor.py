@@ -16,7 +16,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from editing_fixtures import PASSWORDS, cheap_scrypt, editor_db, template_db  # noqa: F401
+from editing_fixtures import PASSWORDS, cheap_scrypt, editor_db, home_of, template_db  # noqa: F401
 
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = Path("/usr/bin/chromium")
@@ -45,13 +45,13 @@ def free_port() -> int:
 
 @pytest.fixture
 def server(editor_db):
-    """`streamlit run app.py` on the private database (the test process keeps no connection to it)."""
+    """`streamlit run app.py` as the editor instance of the private instance folder."""
     port = free_port()
     log = open(editor_db.parent / "streamlit.log", "w")
     proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
                              "--server.address", "127.0.0.1", "--server.headless", "true",
                              "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"],
-                            cwd=ROOT, env={**os.environ, "KB_DB": str(editor_db)}, stdout=log,
+                            cwd=ROOT, env={**os.environ, "KB_HOME": str(home_of(editor_db))}, stdout=log,
                             stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 30

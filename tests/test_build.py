@@ -1,4 +1,5 @@
-"""Building the database: validation first, every problem listed, atomic, idempotent, never over unexported edits."""
+"""Building a KB file from data/: validation first, every problem listed, atomic, idempotent.
+(Rebuilding the editorial store, which keeps accepted edits, is tests/test_rebuild.py.)"""
 
 import csv
 import threading
@@ -8,7 +9,7 @@ import duckdb
 import pytest
 
 from kb import build as build_mod
-from kb.build import BuildError, UnexportedEditsError, build, load_and_validate, unexported_changes
+from kb.build import BuildError, build, load_and_validate
 from kb.config import DATA_DIR, TABLES
 from kb.db import connect, query
 from kb.schema import create_schema
@@ -86,44 +87,33 @@ def test_missing_column_and_non_utf8_file_are_reported(data_copy):
     ("INSERT INTO sources (source_id, cited_in, title, year, pub_type, verification) "
      "VALUES ('y', 'editor', 't', 3020, 'other', 'secondary')", "CHECK"),
     ("INSERT INTO study_histologies VALUES ('s', 'unknown_histology')", "foreign key"),
-    ("INSERT INTO outcomes (outcome_id, study_id, endpoint_id, statistic, value, unit, source_id, verification) "
-     "VALUES ('o', 's', 'overall_survival', 'proportion', 120, '%', 's', 'secondary')", "CHECK"),
-    ("INSERT INTO outcomes (outcome_id, study_id, endpoint_id, statistic, value, unit, ci_low, ci_high, source_id, "
-     "verification) VALUES ('o', 's', 'overall_survival', 'median', 10, 'months', 11, 12, 's', 'secondary')", "CHECK"),
+    ("INSERT INTO outcomes (outcome_id, study_id, endpoint_id, statistic, value, unit, subgroup_id, source_id, "
+     "verification) VALUES ('o', 's', 'overall_survival', 'proportion', 120, '%', 'whole_cohort', 's', 'secondary')",
+     "CHECK"),
+    ("INSERT INTO outcomes (outcome_id, study_id, endpoint_id, statistic, value, unit, ci_low, ci_high, subgroup_id, "
+     "source_id, verification) VALUES ('o', 's', 'overall_survival', 'median', 10, 'months', 11, 12, 'whole_cohort', "
+     "'s', 'secondary')", "CHECK"),
     ("INSERT INTO studies (study_id, short_name, design_id, randomized, verification) "
      "VALUES ('t', 't', 'rct', true, 'verified')", "CHECK"),
-    ("INSERT INTO outcomes (outcome_id, study_id, endpoint_id, statistic, value, unit, source_id, verification) "
-     "VALUES ('o', 's', 'overall_survival', 'proportion', -8.8, 'pct_change', 's', 'secondary')", "CHECK"),
+    ("INSERT INTO outcomes (outcome_id, study_id, endpoint_id, statistic, value, unit, subgroup_id, source_id, "
+     "verification) VALUES ('o', 's', 'overall_survival', 'proportion', -8.8, 'pct_change', 'whole_cohort', 's', "
+     "'secondary')", "CHECK"),
+    ("INSERT INTO outcomes (outcome_id, study_id, endpoint_id, statistic, value, unit, subgroup_id, source_id, "
+     "verification) VALUES ('o', 's', 'overall_survival', 'median', 10, 'months', 'nobody', 's', 'secondary')",
+     "foreign key"),
 ])
 def test_schema_itself_rejects_bad_rows(sql, expected):
     con = duckdb.connect()
     create_schema(con)
     con.execute("INSERT INTO pub_types VALUES ('other', 'Other'); INSERT INTO designs VALUES ('rct', 'RCT', true);"
                 "INSERT INTO endpoints VALUES ('overall_survival', 'OS', NULL);"
+                "INSERT INTO subgroups VALUES ('whole_cohort', 'Whole cohort', NULL);"
                 "INSERT INTO sources (source_id, cited_in, title, pub_type, verification) "
                 "VALUES ('s', 'editor', 'x', 'other', 'secondary');"
                 "INSERT INTO studies (study_id, short_name, design_id, randomized, verification) "
                 "VALUES ('s', 's', 'rct', true, 'secondary')")
     with pytest.raises(duckdb.ConstraintException, match=expected):
         con.execute(sql)
-
-
-def test_rebuild_refuses_to_replace_unexported_edits_and_force_backs_up(tmp_path):
-    path = tmp_path / "kb.duckdb"
-    build(path)
-    con = duckdb.connect(str(path))
-    con.execute("INSERT INTO audit_log VALUES (1, now(), 'ana', 'ben', 'update', 'studies', 'n0574', 'typo', "
-                "'{}', '{}', 1)")
-    con.close()
-    assert unexported_changes(path) == 1
-    with pytest.raises(UnexportedEditsError, match="kb export"):
-        build(path)
-    assert duckdb.connect(str(path), read_only=True).execute("SELECT count(*) FROM audit_log").fetchone()[0] == 1
-    build(path, force=True)
-    backups = list(tmp_path.glob("kb.duckdb.backup-*"))
-    assert len(backups) == 1
-    assert duckdb.connect(str(backups[0]), read_only=True).execute(
-        "SELECT count(*) FROM audit_log").fetchone()[0] == 1
 
 
 def test_failure_mid_build_keeps_the_old_database(tmp_path, monkeypatch):
@@ -144,9 +134,13 @@ def test_failure_mid_build_keeps_the_old_database(tmp_path, monkeypatch):
     assert not list(tmp_path.glob("*.building*"))
 
 
-def test_app_start_builds_a_missing_database(tmp_path):
-    path = tmp_path / "sub" / "kb.duckdb"
-    assert build_mod.ensure_built(path) == path and path.exists()
+def test_a_built_file_holds_the_kb_tables_only(tmp_path):
+    """No editor accounts, proposals or sign-in attempts in a KB file: they live only in the editorial store."""
+    path = tmp_path / "kb.duckdb"
+    build(path)
+    con = duckdb.connect(str(path), read_only=True)
+    names = {r[0] for r in con.execute("SELECT table_name FROM information_schema.tables").fetchall()}
+    assert names == set(TABLES) | {"kb_meta"}
 
 
 def test_queries_from_many_threads_on_one_connection(built_db):
@@ -176,7 +170,7 @@ def test_a_change_from_baseline_may_be_negative_but_a_proportion_may_not(data_co
     rows = list(csv.DictReader(path.open(encoding="utf-8")))
     base = next(r for r in rows if r["unit"] == "pct_change")
     assert float(base["value"]) < 0
-    bad_percent = {**base, "outcome_id": "x__o1", "unit": "%"}
+    bad_percent = {**base, "outcome_id": "x__o1", "unit": "%", "timepoint_months": "99"}  # another figure
     bad_statistic = {**base, "outcome_id": "x__o2", "statistic": "proportion"}
     with path.open("a", encoding="utf-8", newline="") as handle:
         csv.DictWriter(handle, fieldnames=list(base)).writerows([bad_percent, bad_statistic])

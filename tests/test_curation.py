@@ -36,9 +36,10 @@ def snapshot(folder: Path) -> dict[str, bytes]:
 
 
 def an_outcome(data_dir: Path, **changes: str) -> dict[str, str]:
-    """A copy of an existing whole-cohort outcome row, with a fresh id and the given changes."""
+    """A copy of an existing whole-cohort outcome row, with a fresh id, a timepoint no row has (one figure per
+    population and timepoint) and the given changes."""
     base = next(r for r in rows(data_dir / "outcomes.csv") if r["unit"] == "%" and r["verification"] == "verified")
-    return {**base, "outcome_id": base["study_id"] + "__o99", **changes}
+    return {**base, "outcome_id": base["study_id"] + "__o99", "timepoint_months": "99", **changes}
 
 
 def test_a_valid_batch_is_appended(data_dir, tmp_path):

@@ -418,7 +418,8 @@ METACHARACTERS = ["'; DROP TABLE sources; --", "\" OR 1=1 --", "100% _done_ \\ b
 
 def test_sql_metacharacters_in_every_field_are_stored_and_searched_as_plain_text(econ):
     text_columns = [c.name for c in tables()["sources"].columns if c.type == "VARCHAR"
-                    and c.name not in ("source_id", "doi", "pmid", "pub_type", "verification", "cited_in")]
+                    and c.name not in ("source_id", "doi", "pmid", "pub_type", "verification", "cited_in",
+                                   "verified_in")]  # verified_in holds identifiers only (checked)
     studies_before = count(econ, "SELECT count(*) FROM studies")
     for i, payload in enumerate(METACHARACTERS):
         row = {c: payload for c in text_columns}
@@ -446,6 +447,7 @@ def rules_db():
                 "VALUES ('s1', 'editor', 't', 'review', 'secondary')")
     con.execute("INSERT INTO designs VALUES ('rct', 'RCT', true)")
     con.execute("INSERT INTO endpoints VALUES ('os', 'OS', NULL)")
+    con.execute("INSERT INTO subgroups VALUES ('whole_cohort', 'Whole cohort', NULL)")
     con.execute("INSERT INTO studies (study_id, short_name, design_id, randomized, verification) "
                 "VALUES ('st', 'S', 'rct', true, 'secondary')")
     yield con
@@ -482,16 +484,16 @@ def test_a_dose_schedule_the_validator_accepts_is_accepted_by_the_database(rules
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(value=numbers, lo=numbers, hi=numbers, n=numbers, months=numbers,
-       statistic=st.sampled_from(["proportion", "median", "hazard_ratio", "count", "bogus"]),
+       statistic=st.sampled_from(["proportion", "median", "hazard_ratio", "count", "range_of_medians_low", "bogus"]),
        unit=st.sampled_from(["%", "months", "ratio", "patients"]),
        p=st.sampled_from([None, "0.03", "<0.001", "=0.2", "p<.05", "1.5"]))
 def test_an_outcome_the_validator_accepts_is_accepted_by_the_database(rules_db, value, lo, hi, n, months, statistic,
                                                                        unit, p):
     raw = {"outcome_id": "o1", "study_id": "st", "endpoint_id": "os", "statistic": statistic, "value": value,
            "unit": unit, "ci_low": lo, "ci_high": hi, "p_value": p, "n_evaluated": n, "timepoint_months": months,
-           "source_id": "s1", "verification": "secondary"}
+           "subgroup_id": "whole_cohort", "source_id": "s1", "verification": "secondary"}
     known = {"studies.study_id": {"st"}, "endpoints.endpoint_id": {"os"}, "sources.source_id": {"s1"},
-             "arms.arm_id": set()}
+             "arms.arm_id": set(), "subgroups.subgroup_id": {"whole_cohort"}}
     record, problems = validate_record("outcomes", raw, known)
     problems += edits.extra_rules("outcomes", record)
     if not problems:

@@ -1,5 +1,5 @@
-"""Release: `python -m kb export` writes accepted edits back to data/ as a minimal, reviewable diff, and
-`python -m kb build` refuses to replace a database that holds unexported edits."""
+"""Release: `python -m kb export` writes accepted edits back to data/ as a minimal, reviewable diff; `python -m kb
+build` keeps accepted edits that are not exported yet; an export killed at any step finishes on the next command."""
 
 from __future__ import annotations
 
@@ -10,11 +10,13 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from editing_fixtures import cheap_scrypt, econ, editor_db, new_study, template_db  # noqa: F401
+from editing_fixtures import cheap_scrypt, econ, editor_db, home_of, new_study, template_db  # noqa: F401
 
 from kb import edits, export
 from kb.__main__ import main
-from kb.build import UnexportedEditsError, build, unexported_changes
+from kb.build import build
+from kb.rebuild import BuildClash, rebuild_store, unexported_changes
+from kb.store import get_store
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -97,7 +99,7 @@ def test_a_rebuild_from_the_export_reproduces_the_edited_database(econ, data_dir
         assert edits.load_record(con, table, record_id) == edits.load_record(econ, table, record_id)
         assert edits.version(con, table, record_id) == edits.version(econ, table, record_id)
     con.close()
-    assert unexported_changes(rebuilt) == 0
+    assert unexported_changes(econ) == 0
 
 
 def test_rows_curated_in_data_since_the_build_are_kept(econ, data_dir):
@@ -123,66 +125,125 @@ def test_a_record_changed_both_in_the_app_and_in_data_stops_the_export(econ, dat
     assert "app note" in (data_dir / "sources.csv").read_text(encoding="utf-8")
 
 
-def test_build_refuses_unexported_edits_and_force_backs_the_file_up(econ, editor_db, data_dir):
+def test_a_rebuild_keeps_unexported_edits_and_backs_the_store_up(econ, editor_db, data_dir):
     accept_note(econ, "sources", "ref028", "unexported")
-    econ.close()
-    assert unexported_changes(editor_db) == 1
-    with pytest.raises(UnexportedEditsError, match="1 change"):
-        build(editor_db, data_dir)
-    build(editor_db, data_dir, force=True)
-    assert len(list(editor_db.parent.glob("kb.duckdb.backup-*"))) == 1
+    assert unexported_changes(econ) == 1
+    report = rebuild_store(econ, data_dir)
+    assert report.rebased == 1 and report.backup is not None and report.backup.exists()
+    assert econ.execute("SELECT note FROM sources WHERE source_id = 'ref028'").fetchone()[0] == "unexported"
+    assert unexported_changes(econ) == 1 and edits.version(econ, "sources", "ref028") == 1
+    backup = duckdb.connect(str(report.backup), read_only=True)
+    assert backup.execute("SELECT count(*) FROM audit_log").fetchone()[0] == 1
+    backup.close()
+    export.export(econ, data_dir)   # the rebased edit exports as if nothing had happened
+    assert "unexported" in (data_dir / "sources.csv").read_text(encoding="utf-8")
 
 
-def test_after_an_export_the_build_may_replace_the_database(econ, editor_db, data_dir):
+def test_after_an_export_the_build_has_nothing_to_re_apply(econ, data_dir):
     accept_note(econ, "sources", "ref028", "exported")
     export.export(econ, data_dir)
-    econ.close()
-    assert unexported_changes(editor_db) == 0
-    build(editor_db, data_dir)
-    con = duckdb.connect(str(editor_db))
-    assert con.execute("SELECT note FROM sources WHERE source_id = 'ref028'").fetchone()[0] == "exported"
-    con.close()
+    assert unexported_changes(econ) == 0
+    report = rebuild_store(econ, data_dir)
+    assert report.rebased == 0
+    assert econ.execute("SELECT note FROM sources WHERE source_id = 'ref028'").fetchone()[0] == "exported"
 
 
-def test_pending_proposals_count_as_unexported(econ, editor_db):
+def test_pending_proposals_count_as_unexported(econ):
     raw = edits.as_form(edits.load_record(econ, "sources", "ref028"))
     raw["sources"][0]["note"] = "pending"
     edits.propose_update(econ, "alice", "sources", "ref028", raw, 0, "pending change")
-    econ.close()
-    assert unexported_changes(editor_db) == 1
+    assert unexported_changes(econ) == 1
 
 
 def test_the_export_command_prints_what_it_wrote(econ, editor_db, data_dir, capsys):
     accept_note(econ, "sources", "ref028", "via the command")
-    econ.close()
-    assert main(["export", "--db", str(editor_db), "--data-dir", str(data_dir)]) == 0
+    home = str(home_of(editor_db))
+    assert main(["export", "--home", home, "--data-dir", str(data_dir)]) == 0
     out = capsys.readouterr().out
     assert "sources.csv (+0 −0 ~1 rows)" in out and "audit_log.csv (+1 rows)" in out and "git diff" in out
-    assert main(["export", "--db", str(editor_db), "--data-dir", str(data_dir)]) == 0
+    assert main(["export", "--home", home, "--data-dir", str(data_dir)]) == 0
     assert "Nothing to export" in capsys.readouterr().out
 
 
-def test_a_database_held_by_another_process_gets_a_clear_message_and_no_change(tmp_path, capsys):
-    """DuckDB lets one process write a file: `kb export` / `kb add-editor` say what to do instead of a traceback."""
+def test_a_store_held_by_another_process_gets_a_plain_message_and_no_change(econ, editor_db, data_dir, capsys,
+                                                                          monkeypatch):
+    """Another process writing for longer than KB_STORE_WAIT: `kb export` says so in a sentence, writes nothing."""
     import subprocess
     import sys
 
-    from kb.db import open_for_writing
-
-    db = tmp_path / "held.duckdb"
-    duckdb.connect(str(db)).close()
-    holder = subprocess.Popen([sys.executable, "-c", "import duckdb, sys, time; c = duckdb.connect(sys.argv[1]); "
-                               "print('ready', flush=True); time.sleep(60)", str(db)], stdout=subprocess.PIPE, text=True)
+    accept_note(econ, "sources", "ref028", "held")
+    econ.close()
+    before = snapshot(data_dir)
+    holder = subprocess.Popen([sys.executable, "-c", "import fcntl, sys, time; f = open(sys.argv[1], 'a'); "
+                               "fcntl.flock(f, fcntl.LOCK_EX); print('ready', flush=True); time.sleep(60)",
+                               str(econ.lock_path)], stdout=subprocess.PIPE, text=True)
+    monkeypatch.setattr(econ, "wait_s", 0.5)
     try:
         assert holder.stdout.readline().strip() == "ready"
-        assert open_for_writing(db, "run this on the editor instance") is None
+        assert main(["export", "--home", str(home_of(editor_db)), "--data-dir", str(data_dir)]) == 1
         message = capsys.readouterr().err
-        assert f"Cannot open {db} for writing" in message and "run this on the editor instance" in message
-        assert main(["export", "--db", str(db)]) == 1
-        assert "use the release button" in capsys.readouterr().err
+        assert "The editorial store is busy" in message and "Traceback" not in message
+        assert snapshot(data_dir) == before
     finally:
         holder.kill()
         holder.wait()
-    con = open_for_writing(db, "unused")  # free again once the other process is gone
-    assert con is not None
-    con.close()
+    assert main(["export", "--home", str(home_of(editor_db)), "--data-dir", str(data_dir)]) == 0   # free again
+    assert "held" in (data_dir / "sources.csv").read_text(encoding="utf-8")
+
+
+# ------------------------------------------------------------------------------------------------ kill at any step
+KILLER = r"""
+import os, signal, sys
+from pathlib import Path
+from kb import export
+from kb.store import get_store
+step = sys.argv[3]
+def progress(name):
+    if name == step or (step == "between renames" and name.startswith("renamed ") and progress.renamed):
+        os.kill(os.getpid(), signal.SIGKILL)
+    progress.renamed = progress.renamed or name.startswith("renamed ")
+progress.renamed = False
+export._progress = progress
+export.export(get_store(sys.argv[1]), Path(sys.argv[2]))
+print("finished without being killed")
+"""
+STEPS = ("staged", "journal", "renamed studies.csv", "between renames", "recorded")
+
+
+@pytest.mark.parametrize("step", STEPS)
+def test_an_export_killed_at_any_step_finishes_on_the_next_run_without_false_conflicts(econ, editor_db, data_dir,
+                                                                                       step):
+    import signal
+    import subprocess
+    import sys
+
+    from kb.build import load_and_validate
+
+    edits.accept(econ, edits.propose_create(econ, "alice", "studies", new_study(), "new trial"), "bob")
+    accept_note(econ, "sources", "ref028", "killed export", base=0)
+    econ.close()
+    child = subprocess.run([sys.executable, "-c", KILLER, str(home_of(editor_db)), str(data_dir), step],
+                           cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert child.returncode == -signal.SIGKILL, child.stdout + child.stderr
+    assert export.recover(data_dir, econ) in ("finished", "discarded")   # what `kb check` does first
+    _, problems = load_and_validate(data_dir)
+    assert problems == []
+    again = export.export(econ, data_dir)   # no ExportConflict: the re-run sees its own files, not hand edits
+    assert again.changes in (0, 2)
+    assert unexported_changes(econ) == 0
+    assert not export.staging_dir(data_dir).exists()
+    studies = (data_dir / "studies.csv").read_text(encoding="utf-8")
+    assert "ed_trial2026" in studies and "killed export" in (data_dir / "sources.csv").read_text(encoding="utf-8")
+    audit = list(csv.DictReader((data_dir / "audit_log.csv").open(encoding="utf-8")))
+    assert len(audit) == 2
+
+
+def test_a_staging_folder_without_its_journal_is_thrown_away(econ, data_dir):
+    staging = export.staging_dir(data_dir)
+    staging.mkdir()
+    (staging / "studies.csv").write_text("half written", encoding="utf-8")
+    (data_dir / "sources.csv.exporting").write_text("left by an export of an earlier version", encoding="utf-8")
+    before = snapshot(data_dir)
+    assert export.recover(data_dir, econ) == "discarded"
+    assert not staging.exists() and snapshot(data_dir) == before
+    assert not list(data_dir.glob("*.exporting"))

@@ -56,8 +56,8 @@ def test_garbled_titles_are_corrected(number, must_have, must_not_have):
     assert "corrected" in BY_REF[number]["note"].lower() or "completed" in BY_REF[number]["note"].lower()
 
 
-def test_nccn_entry_gets_its_year():
-    assert BY_REF[12]["year"] == "2024" and "4.2024" in BY_REF[12]["title"] and "year" in BY_REF[12]["note"].lower()
+def test_nccn_entry_keeps_the_year_its_citation_gives_and_the_version_in_its_title():
+    assert BY_REF[12]["year"] == "2025" and "4.2024" in BY_REF[12]["title"] and "year" in BY_REF[12]["note"].lower()
 
 
 @pytest.mark.parametrize("line, first_author, title, journal, year", [

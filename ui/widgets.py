@@ -79,10 +79,21 @@ def sync_params(**values: Any) -> None:
 
 
 # ------------------------------------------------------------------------------------------------ tables
+def stamped(file_name: str) -> str:
+    """The file name with the release this page shows: 'brainmets_studies_2026-12-01.0007-3fa2c1d9.csv'."""
+    from ui.cache import current_release_id
+
+    release_id = current_release_id()
+    if not release_id:
+        return file_name
+    stem, dot, ext = file_name.rpartition(".")
+    return f"{stem}_{release_id}.{ext}" if dot else f"{file_name}_{release_id}"
+
+
 def download_csv(frame: pd.DataFrame, file_name: str, label: str = "Download CSV", key: str | None = None) -> None:
-    """A download button with exactly the rows and columns shown."""
-    st.download_button(label, frame.to_csv(index=False).encode("utf-8"), file_name=file_name, mime="text/csv",
-                       icon=":material/download:", key=key)
+    """A download button with exactly the rows and columns shown; the file name carries the release id."""
+    st.download_button(label, frame.to_csv(index=False).encode("utf-8"), file_name=stamped(file_name),
+                       mime="text/csv", icon=":material/download:", key=key)
 
 
 def empty_state(message: str) -> None:
@@ -136,6 +147,8 @@ def badge(status: str | None) -> str:
 
 
 def footer(release: dict[str, str]) -> None:
+    """Which release this page shows (cite its id), the curated edition it was built from, and the disclaimer."""
     st.divider()
-    st.caption(f"BrainMets KB release {release.get('release', 'unreleased')} · built "
-               f"{release.get('built_at', '?')} · {DISCLAIMER}")
+    published = str(release.get("published_at") or release.get("built_at") or "?").replace("T", " ")[:16]
+    st.caption(f"BrainMets KB release {release.get('release_id', 'unpublished')} · published {published} UTC · "
+               f"from data release {release.get('release', 'unreleased')} · {DISCLAIMER}")
