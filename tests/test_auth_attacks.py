@@ -180,3 +180,47 @@ def test_twenty_simultaneous_anonymous_attempts_grow_the_process_by_less_than_20
     print(f"peak growth: {bounded} MB bounded, {unbounded} MB with 20 hashes at once")
     assert bounded < 200
     assert unbounded > 400
+
+
+GUESSER = r"""
+import sys, threading, time
+from kb import auth
+from kb.store import get_store
+store = get_store(sys.argv[1])
+real, checked, lock = auth.verify_password, [0], threading.Lock()
+def counting(stored, password):
+    with lock:
+        checked[0] += 1
+    time.sleep(0.05)                       # a real scrypt takes ~0.2 s: the guesses overlap
+    return real(stored, password)
+auth.verify_password = counting
+start_at = float(sys.argv[2])
+def guess(i):
+    time.sleep(max(0.0, start_at - time.time()))
+    auth.sign_in(store, "alice", f"wrong guess {sys.argv[3]}-{i}")
+threads = [threading.Thread(target=guess, args=(i,)) for i in range(10)]
+[t.start() for t in threads]
+[t.join() for t in threads]
+store.close()
+print(checked[0])
+"""
+
+
+@pytest.mark.slow
+def test_guesses_from_three_processes_at_once_are_counted_together(econ):
+    """Three app processes (or CLI commands) guessing at the same moment share one lockout: the attempt slot is
+    taken under the store's cross-process lock, so 30 guesses check no more passwords than the lockout allows."""
+    from editing_fixtures import home_of
+
+    econ.close()
+    start_at = time.time() + 4
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "KB_STORE_WAIT": "60"}
+    procs = [subprocess.Popen([sys.executable, "-c", GUESSER, str(econ.home), str(start_at), str(n)], cwd=ROOT,
+                              env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for n in range(3)]
+    outputs = [p.communicate(timeout=180) for p in procs]
+    assert all(p.returncode == 0 for p in procs), [err for _out, err in outputs]
+    checked = sum(int(out.strip()) for out, _err in outputs)
+    assert checked == auth.FREE_FAILURES + 1
+    failures = econ.execute("SELECT count(*) FROM login_attempts WHERE name = 'alice' AND NOT success").fetchone()
+    assert failures == (auth.FREE_FAILURES + 1,)
+    assert home_of(econ.path) == econ.home
