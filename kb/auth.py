@@ -36,6 +36,8 @@ import hmac
 import os
 import re
 import sys
+import threading
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -49,6 +51,13 @@ SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**16, 8, 1
 FREE_FAILURES = 3            # failures in a row before the name is locked
 LOCKOUT_BASE_SECONDS = 30    # first lock; doubles with each further failure
 LOCKOUT_MAX_SECONDS = 3600
+ATTEMPT_WINDOW = dt.timedelta(days=1)  # failures older than this are forgotten (and pruned)
+MAX_ATTEMPT_ROWS = 20_000   # the attempts table never grows past this, whatever anonymous callers send
+# At most this many password hashes at once in a process (each scrypt takes 64 MiB); further attempts wait up to
+# HASH_WAIT_SECONDS, then are told to try again in a moment.
+MAX_CONCURRENT_HASHES = 2
+HASH_WAIT_SECONDS = 5.0
+_HASH_SLOTS = threading.BoundedSemaphore(MAX_CONCURRENT_HASHES)
 NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@+-]{1,99}")
 
 
@@ -211,44 +220,97 @@ def lockout_seconds(failures_in_a_row: int) -> int:
 
 
 def _failures(cur: duckdb.DuckDBPyConnection, name: str) -> tuple[int, dt.datetime | None]:
-    """Failures since the last success (within a day) and the time of the latest one."""
+    """Failures since the last success (within the window) and the time of the latest one. An attempt whose
+    password is still being checked counts as a failure until it succeeds."""
     row = cur.execute(
         "SELECT count(*), max(attempted_at) FROM login_attempts WHERE name = ? AND NOT success "
         "AND attempted_at > coalesce((SELECT max(attempted_at) FROM login_attempts WHERE name = ? AND success), "
         "TIMESTAMP '1900-01-01') AND attempted_at > ?",
-        [name, name, _now() - dt.timedelta(days=1)]).fetchone()
+        [name, name, _now() - ATTEMPT_WINDOW]).fetchone()
     return int(row[0]), row[1]
+
+
+def _locked_for(failures: int, last: dt.datetime | None) -> int:
+    """Seconds the name stays locked (0 when it is not)."""
+    wait = lockout_seconds(failures)
+    if not wait or last is None:
+        return 0
+    return max(0, int((last + dt.timedelta(seconds=wait) - _now()).total_seconds()) + 1)
+
+
+def _take_attempt(con: duckdb.DuckDBPyConnection, name: str) -> tuple[str | None, int]:
+    """Record an attempt for ``name`` BEFORE its password is checked, under the writer lock, so N guesses sent at
+    once are counted as N: returns (attempt id, 0), or (None, seconds locked) without recording anything."""
+    from kb.edits import _transaction
+
+    with _transaction(con) as cur:
+        failures, last = _failures(cur, name)
+        locked = _locked_for(failures, last)
+        if locked:
+            return None, locked
+        _prune(cur)
+        attempt_id = uuid.uuid4().hex
+        cur.execute("INSERT INTO login_attempts (name, attempted_at, success, attempt_id) VALUES (?, ?, false, ?)",
+                    [name, _now(), attempt_id])
+        return attempt_id, 0
+
+
+def _prune(cur: duckdb.DuckDBPyConnection) -> None:
+    """Keep the attempts table bounded whatever anonymous callers send: rows older than the lockout window go,
+    and past ``MAX_ATTEMPT_ROWS`` the oldest rows of names that are not accounts go first."""
+    cur.execute("DELETE FROM login_attempts WHERE attempted_at < ?", [_now() - ATTEMPT_WINDOW])
+    count = cur.execute("SELECT count(*) FROM login_attempts").fetchone()[0]
+    if count >= MAX_ATTEMPT_ROWS:
+        cur.execute("DELETE FROM login_attempts WHERE attempt_id IN (SELECT attempt_id FROM login_attempts "
+                    "WHERE name NOT IN (SELECT name FROM editors) ORDER BY attempted_at LIMIT ?)",
+                    [count - MAX_ATTEMPT_ROWS + 1 + MAX_ATTEMPT_ROWS // 10])
+
+
+def _record_success(con: duckdb.DuckDBPyConnection, attempt_id: str) -> None:
+    from kb.edits import _transaction
+
+    with _transaction(con) as cur:
+        cur.execute("UPDATE login_attempts SET success = true WHERE attempt_id = ?", [attempt_id])
 
 
 def sign_in(con: duckdb.DuckDBPyConnection, name: str, password: str) -> SignInResult:
     """Check a local account's password, with lockout after repeated failures. Records the attempt.
 
-    The message never says whether the name exists.
+    Safe under concurrency: the attempt is recorded (a slot taken) before the password is checked, so parallel
+    guesses count one each, and at most ``MAX_CONCURRENT_HASHES`` passwords are hashed at once in this process
+    (each hash takes 64 MiB). The message and the time taken never say whether the name exists.
     """
     from kb.edits import ensure_runtime_schema
 
-    name = (name or "").strip()
+    name = (name or "").strip()[:100]
     ensure_runtime_schema(con)
-    cur = con.cursor()
+    attempt_id, locked = _take_attempt(con, name)
+    if attempt_id is None:
+        return SignInResult(False, f"Too many failed sign-ins for this name. Try again in {locked} s.", locked)
+    if not _HASH_SLOTS.acquire(timeout=HASH_WAIT_SECONDS):
+        return SignInResult(False, "Too many sign-in attempts at this moment. Try again in a few seconds.",
+                            int(HASH_WAIT_SECONDS))
     try:
-        failures, last = _failures(cur, name)
-        wait = lockout_seconds(failures)
-        if wait and last is not None:
-            remaining = int((last + dt.timedelta(seconds=wait) - _now()).total_seconds()) + 1
-            if remaining > 0:
-                return SignInResult(False, f"Too many failed sign-ins for this name. Try again in {remaining} s.",
-                                    remaining)
-        row = cur.execute("SELECT password_hash, sign_in, active FROM editors WHERE name = ?", [name]).fetchone()
+        cur = con.cursor()
+        try:
+            row = cur.execute("SELECT password_hash, sign_in, active FROM editors WHERE name = ?", [name]).fetchone()
+        finally:
+            cur.close()
         usable = bool(row and row[1] == "password" and row[2])
         ok = verify_password(row[0] if usable else _dummy_hash(), password) and usable
-        cur.execute("INSERT INTO login_attempts VALUES (?, ?, ?)", [name, _now(), ok])
-        if ok:
-            return SignInResult(True, f"Signed in as {name}.")
-        wait = lockout_seconds(failures + 1)
-        suffix = f" Too many failures: locked for {wait} s." if wait else ""
-        return SignInResult(False, "Wrong name or password." + suffix, wait)
+    finally:
+        _HASH_SLOTS.release()
+    if ok:
+        _record_success(con, attempt_id)
+        return SignInResult(True, f"Signed in as {name}.")
+    cur = con.cursor()
+    try:
+        failures, _last = _failures(cur, name)
     finally:
         cur.close()
+    wait = lockout_seconds(failures)
+    suffix = f" Too many failures: locked for {wait} s." if wait else ""
+    return SignInResult(False, "Wrong name or password." + suffix, wait)
 
 
 # ------------------------------------------------------------------------------------------------ command line

@@ -232,8 +232,10 @@ def ensure_runtime_schema(con: duckdb.DuckDBPyConnection) -> None:
         return
     cur = con.cursor()
     try:
-        present = cur.execute("SELECT count(*) FROM information_schema.tables "
-                              "WHERE table_name = 'pending_cleanup' AND table_schema = 'main'").fetchone()[0]
+        present = cur.execute("SELECT count(*) FROM information_schema.columns WHERE table_schema = 'main' AND "
+                              "table_name = 'login_attempts' AND column_name = 'attempt_id'").fetchone()[0]
+        present = present and cur.execute("SELECT count(*) FROM information_schema.tables "
+                                          "WHERE table_name = 'pending_cleanup' AND table_schema = 'main'").fetchone()[0]
         if not present:
             cur.execute(RUNTIME_SCHEMA_PATH.read_text(encoding="utf-8"))
     finally:

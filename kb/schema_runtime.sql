@@ -14,12 +14,17 @@ CREATE TABLE IF NOT EXISTS editors (
     CHECK (sign_in <> 'password' OR password_hash LIKE 'scrypt$%')
 );
 
--- Every sign-in attempt (insert-only): repeated failures are slowed down from these rows (kb/auth.py).
+-- Every sign-in attempt: repeated failures lock the name (kb/auth.py). An attempt is written as a failure before its
+-- password is checked (so parallel guesses each count) and set to success afterwards if it was right. Rows older
+-- than a day are pruned, and the table is capped, so anonymous callers cannot grow it without limit.
 CREATE TABLE IF NOT EXISTS login_attempts (
     name VARCHAR NOT NULL,
     attempted_at TIMESTAMP NOT NULL,
-    success BOOLEAN NOT NULL
+    success BOOLEAN NOT NULL,
+    attempt_id VARCHAR
 );
+-- Databases created before attempt_id existed gain it here (this file is run again by ensure_runtime_schema).
+ALTER TABLE login_attempts ADD COLUMN IF NOT EXISTS attempt_id VARCHAR;
 
 -- A proposed change waits here until another editor accepts or rejects it. `changes_json` is a list of
 -- {action, table, record_id, base_version, before, after}; one item for a form, many for a CSV import.

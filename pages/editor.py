@@ -14,7 +14,7 @@ from kb.config import read_only
 from kb.files import DiskFull
 from kb.store import StoreError
 from kb.validate import Problem
-from ui import cache, routing, widgets
+from ui import cache, routing, session, widgets
 
 routing.ensure_routed()  # first request after a server start may arrive here without app.py
 
@@ -65,7 +65,9 @@ def oidc_configured() -> bool:
 
 
 # ------------------------------------------------------------------------------------------------ who is this
-editor: str | None = state.get("editor")
+editor: str | None = session.current_editor()  # None when this session was re-attached from another browser
+if oidc_configured() and session.oidc_expired():
+    st.logout()  # the identity token has expired; st.user would still show it as signed in
 if oidc_configured() and getattr(st.user, "is_logged_in", False):
     editor = st.user.get("email") if auth.is_editor(con, st.user.get("email")) else None
 
@@ -86,13 +88,17 @@ if not editor:
         password = st.text_input("Password", type="password", max_chars=200)
         submitted = st.form_submit_button("Sign in", type="primary")
     if submitted:
+        refused = session.binding_problem()
+        if refused:
+            st.error(refused, icon=":material/lock:")
+            stop_with_footer()
         try:
             result = auth.sign_in(con, name, password)
         except (StoreError, DiskFull) as exc:
             show_error(exc)
             stop_with_footer()
         if result.ok:
-            state["editor"] = name.strip()
+            session.sign_in_here(name.strip())
             st.rerun()
         st.error(result.message)
     stop_with_footer()
@@ -102,7 +108,7 @@ top = st.columns([4, 1])
 top[0].markdown(f"Signed in as **{widgets.escape(editor)}**. Your changes are saved as proposals; another editor "
                 "accepts or rejects them. Readers see only accepted data.")
 if top[1].button("Sign out"):
-    state.pop("editor", None)
+    session.sign_out()
     if oidc_configured() and getattr(st.user, "is_logged_in", False):
         st.logout()
     st.rerun()

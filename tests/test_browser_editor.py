@@ -142,3 +142,62 @@ def test_an_editor_proposes_another_accepts_and_readers_see_it(chromium, server,
         assert con.execute("SELECT editor, reviewer, reason FROM audit_log").fetchall() == [("alice", "bob", PAYLOAD)]
     finally:
         con.close()
+
+
+# An attacker's page: whatever it would send, it presents the stolen session id instead.
+PRESENT_SESSION_ID = """
+const RealWebSocket = window.WebSocket;
+window.WebSocket = function (url, protocols) {
+  const list = [...(protocols || [])];
+  while (list.length < 2) list.push('PLACEHOLDER_AUTH_TOKEN');
+  list[2] = '%s';
+  return new RealWebSocket(url, list);
+};
+window.WebSocket.prototype = RealWebSocket.prototype;
+Object.assign(window.WebSocket, RealWebSocket);
+"""
+
+
+def session_ids(page) -> list[str]:
+    """Collect the Streamlit session ids the server announces to ``page`` (as an attacker sniffing it would)."""
+    from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
+
+    found: list[str] = []
+
+    def read(payload):
+        if isinstance(payload, (bytes, bytearray)):
+            message = ForwardMsg()
+            message.ParseFromString(bytes(payload))
+            if message.HasField("new_session") and message.new_session.initialize.session_id:
+                found.append(message.new_session.initialize.session_id)
+
+    page.on("websocket", lambda ws: ws.on("framereceived", read))
+    return found
+
+
+def test_a_stolen_session_id_from_another_browser_gets_the_sign_in_form(chromium, server):
+    """Alice signs in; a second browser with none of her cookies presents her tab's Streamlit session id: it gets
+    the sign-in form, never her workspace — and the session it re-attached is signed out."""
+    from playwright.sync_api import expect, sync_playwright
+
+    url, _proc = server
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(chromium), args=CHROMIUM_ARGS)
+        alice = browser.new_context().new_page()
+        alice.set_default_timeout(20_000)
+        ids = session_ids(alice)
+        sign_in(alice, url, "alice")
+        assert ids and len(set(ids)) == 1
+        stolen = ids[0]
+
+        thief_context = browser.new_context()              # none of alice's cookies
+        thief_context.add_init_script(PRESENT_SESSION_ID % stolen)
+        thief = thief_context.new_page()
+        thief.set_default_timeout(20_000)
+        thief_ids = session_ids(thief)
+        thief.goto(url + "/editor")
+        expect(thief.get_by_role("textbox", name="Editor name")).to_be_visible()
+        assert thief_ids == [stolen]                       # the server did re-attach alice's session
+        expect(thief.get_by_text("Signed in as alice")).to_have_count(0)
+        expect(thief.get_by_role("button", name="Save as proposal")).to_have_count(0)
+        browser.close()
