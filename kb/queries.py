@@ -15,6 +15,7 @@ import pandas as pd
 
 from kb.config import EVIDENCE_TABLES
 from kb.db import query, scalar
+from kb.links import doi_url, nct_url, pubmed_url, read_in_url  # noqa: F401 (the pages' link builders)
 from kb.radiobiology import with_bed
 
 
@@ -109,19 +110,6 @@ def source_facets(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
             "pub_types": dict(zip(types["pub_type"], types["name"])), "journals": journals["journal"].tolist()}
 
 
-def doi_url(doi: str | None) -> str | None:
-    """https://doi.org/<doi>, or None.
-
-    >>> doi_url("10.1001/jama.2016.9839")
-    'https://doi.org/10.1001/jama.2016.9839'
-    """
-    return f"https://doi.org/{doi}" if doi else None
-
-
-def pubmed_url(pmid: str | None) -> str | None:
-    return f"https://pubmed.ncbi.nlm.nih.gov/{pmid}/" if pmid else None
-
-
 def count(con: duckdb.DuckDBPyConnection, table: str) -> int:
     if table not in EVIDENCE_TABLES:
         raise ValueError(f"unknown table {table!r}")
@@ -142,15 +130,6 @@ def verification_tally(values: Sequence[str | None]) -> str:
     n = {level: sum(1 for v in values if v == level) for level in VERIFICATION_LEVELS}
     return (f"{n['verified']} of {len(values)} verified · {n['secondary']} secondary · "
             f"{n['unverified']} unverified")
-
-
-def nct_url(nct_id: str | None) -> str | None:
-    """https://clinicaltrials.gov/study/<NCT id>, or None.
-
-    >>> nct_url("NCT02360215")
-    'https://clinicaltrials.gov/study/NCT02360215'
-    """
-    return f"https://clinicaltrials.gov/study/{nct_id}" if nct_id else None
 
 
 def citation_label(first_author: str | None, year: Any, journal: str | None = None) -> str:

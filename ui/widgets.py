@@ -7,6 +7,8 @@ from typing import Any, Sequence
 import pandas as pd
 import streamlit as st
 
+from kb import display
+
 DISCLAIMER = ("BrainMets KB is a research and education tool. It is not medical advice and does not replace "
               "clinical judgement, the full papers or current guidelines.")
 
@@ -80,8 +82,9 @@ def sync_params(**values: Any) -> None:
 
 # ------------------------------------------------------------------------------------------------ tables
 def download_csv(frame: pd.DataFrame, file_name: str, label: str = "Download CSV", key: str | None = None) -> None:
-    """A download button with exactly the rows and columns shown."""
-    st.download_button(label, frame.to_csv(index=False).encode("utf-8"), file_name=file_name, mime="text/csv",
+    """A download button with exactly the rows and columns shown: empty cells for missing values and
+    formula-like text neutralised (kb.display.csv_bytes, the one way the app writes a CSV)."""
+    st.download_button(label, display.csv_bytes(frame), file_name=file_name, mime="text/csv",
                        icon=":material/download:", key=key)
 
 
@@ -104,13 +107,10 @@ def verification_caption(values: Sequence[str | None], what: str = "rows shown")
     st.caption(f"Verification of {what}: {verification_tally(values)}")
 
 
-MARKDOWN_SPECIAL = set("\\`*_{}[]()<>#+-.!|~:$")
-
-
 def escape(value: Any) -> str:
-    """Stored text made inert for ``st.markdown``: every Markdown character is backslash-escaped, so links,
-    emphasis and HTML in the data show as the characters they are. (Streamlit already escapes HTML.)"""
-    return "".join("\\" + ch if ch in MARKDOWN_SPECIAL else ch for ch in str(value)).replace("\n", " ")
+    """Stored text made inert for ``st.markdown``: shown as its characters, never as a link, emphasis, icon or
+    HTML (kb.display.inert_markdown)."""
+    return display.inert_markdown(value)
 
 
 def present(value: Any) -> bool:
