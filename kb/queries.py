@@ -13,6 +13,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 
+from kb.chart_labels import estimate_labels
 from kb.config import EVIDENCE_TABLES
 from kb.db import query, scalar
 from kb.links import doi_url, nct_url, pubmed_url, read_in_url  # noqa: F401 (the pages' link builders)
@@ -420,14 +421,12 @@ def format_result(row: Any) -> str:
 
 def comparable_outcomes(con: duckdb.DuckDBPyConnection, study_ids: Sequence[str], endpoint_id: str) -> pd.DataFrame:
     """The figures of one endpoint across studies that can sit on one chart: between-arm ratios (HR/OR/RR) and
-    per-arm proportions, each with its study, arm and CI (NaN where the paper gave none)."""
+    per-arm proportions, each with its study, arm and CI (NaN where the paper gave none), and the label that
+    tells it apart (``title``, ``detail``, ``label``: study, comparison, timepoint, subgroup, result)."""
     frame = study_outcomes(con, study_ids, endpoints=(endpoint_id,),
                            statistics=RATIO_STATISTICS + ("proportion",))
     frame["kind"] = frame["statistic"].map(lambda s: "ratio" if s in RATIO_STATISTICS else "rate")
-    frame["label"] = [
-        f"{r.short_name} — {r.arm or 'all patients'}" + (f" vs {r.comparator}" if r.comparator else "")
-        for r in frame.itertuples(index=False)]
-    return frame
+    return frame.join(estimate_labels(frame, across_studies=True))
 
 
 def endpoint_choices(con: duckdb.DuckDBPyConnection, study_ids: Sequence[str]) -> pd.DataFrame:

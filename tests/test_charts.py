@@ -88,7 +88,7 @@ def test_landmark_timeline_plots_landmark_trials_oldest_first(studies):
     assert set(data["study_id"]) == set(studies.loc[landmark, "study_id"])
     assert {"n0574", "eortc22952"} <= set(data["study_id"]) and "checkmate204" not in set(data["study_id"])
     assert data["year"].tolist() == sorted(data["year"].tolist())
-    assert {"year", "short_name", "verification"} <= fields(spec(chart))
+    assert {"year", "short_name_wrapped", "verification"} <= fields(spec(chart))
 
 
 @pytest.mark.parametrize("chart, picked, expected", [
@@ -132,7 +132,7 @@ def test_arm_rates_plot_proportions_only(survival):
     rates = survival[(survival["statistic"] == "proportion") & (survival["unit"] == "%")]
     assert len(data) == len(rates)
     assert data["value"].between(0, 100).all()
-    assert {"value", "ci_low", "ci_high", "label", "verification"} <= fields(spec(chart))
+    assert {"value", "ci_low", "ci_high", "title", "detail", "verification"} <= fields(spec(chart))
 
 
 def test_forest_of_an_empty_frame_is_an_empty_but_valid_chart(con):
