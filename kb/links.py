@@ -131,20 +131,37 @@ def verified_in_url(verified_in: Any) -> str | None:
     return web_url(text)
 
 
-def read_in_url(verified_in: Any = None, doi: Any = None, pmid: Any = None) -> str | None:
-    """Where a figure was read: the page in ``verified_in`` if it names one, else the source's DOI, else its
-    PubMed record; None when none of them is a valid identifier.
+def source_record_url(source_id: Any) -> str | None:
+    """The KB's own bibliography record of a source (the Sources page filtered to it), or None.
+
+    >>> source_record_url("ref050"), source_record_url(None)
+    ('/sources?q=ref050', None)
+    """
+    text = clean(source_id)
+    return f"/sources?q={quote(text)}" if re.fullmatch(r"[\w.-]{1,80}", text) else None
+
+
+def read_in_url(verified_in: Any = None, doi: Any = None, pmid: Any = None, source_verified_in: Any = None,
+                source_id: Any = None) -> str | None:
+    """Where a figure was read: the page in the row's ``verified_in`` if it names one, else its source's DOI, its
+    PubMed record, the page the source itself was verified in, and last the source's record in the KB's
+    bibliography (a source with no identifier at all). None when none of them exists.
 
     >>> read_in_url("URL:https://iris.univr.it/handle/1", "10.1/x", "1")
     'https://iris.univr.it/handle/1'
     >>> read_in_url(float("nan"), None, "27458945")
     'https://pubmed.ncbi.nlm.nih.gov/27458945/'
+    >>> read_in_url(None, None, None, None, "ref050")
+    '/sources?q=ref050'
     """
-    return verified_in_url(verified_in) or doi_url(doi) or pubmed_url(pmid)
+    return (verified_in_url(verified_in) or doi_url(doi) or pubmed_url(pmid) or verified_in_url(source_verified_in)
+            or source_record_url(source_id))
 
 
 # For st.column_config.LinkColumn(display_text=…): the part of each URL a reader recognises.
 DOI_TEXT = r"https://doi\.org/(.*)"
 PUBMED_TEXT = r"https://pubmed\.ncbi\.nlm\.nih\.gov/(\d+)/"
 NCT_TEXT = r"https://clinicaltrials\.gov/study/(NCT\d+)"
-HOST_TEXT = r"https?://(?:www\.)?([^/]+)"
+# the web site's host, or "sources" for a record in the KB's own bibliography (one capture group, as Streamlit
+# shows the first group of the match)
+HOST_TEXT = r"((?<=^https?://(?:www\.)?)[^/]+|(?<=^/)sources(?=\?))"

@@ -1475,15 +1475,23 @@ def hit_view(hit: Hit, synonyms: Synonyms | None = None) -> dict[str, Any]:
     }
 
 
-VIEW_COLUMNS = ("source_id", "score", "first_author", "year", "title", "journal", "pub_type", "study", "doi",
-                "pmid", "verification", "citation")
+# The search CSV: what a reader wants to keep of each result, in words (the ranking score stays internal).
+VIEW_COLUMNS = {"citation": "Citation", "first_author": "First author", "year": "Year", "title": "Title",
+                "journal": "Journal", "pub_type": "Publication type", "study": "Studies in the KB", "doi": "DOI",
+                "pmid": "PubMed ID", "verification": "Verification"}
 
 
 def views_frame(views: Sequence[dict[str, Any]]) -> pd.DataFrame:
-    """The results exactly as listed (rank order), as plain text for the CSV download."""
+    """The results exactly as listed (rank order), as plain text for the CSV download, with column names in words.
+
+    >>> frame = views_frame([{"first_author": "Brown PD", "year": 2016, "pub_type": "randomized_trial", "score": 9}])
+    >>> frame.columns.tolist()[:4], "score" in " ".join(frame.columns).lower()
+    (['Rank', 'Citation', 'First author', 'Year'], False)
+    """
     frame = pd.DataFrame([{k: v.get(k) for k in VIEW_COLUMNS} for v in views], columns=list(VIEW_COLUMNS))
+    frame["pub_type"] = frame["pub_type"].map(lambda t: t.replace("_", " ") if isinstance(t, str) else t)
     frame.insert(0, "rank", range(1, len(frame) + 1))
-    return frame
+    return frame.rename(columns={"rank": "Rank", **VIEW_COLUMNS})
 
 
 # ------------------------------------------------------------------------------------------------ command line
