@@ -326,7 +326,7 @@ def bed_comparison(compared: pd.DataFrame) -> alt.Chart:
         x=alt.X("schedule:N", title=None, sort=list(compared["schedule"]), axis=alt.Axis(labelAngle=0)),
         xOffset=alt.XOffset("measure:N", sort=["BED tumour", "EQD2 tumour", "BED normal brain", "EQD2 normal brain"]),
         y=alt.Y("gy:Q", title="Gy"),
-        color=alt.Color("measure:N", title=None, legend=alt.Legend(orient="bottom"),
+        color=alt.Color("measure:N", title=None, legend=alt.Legend(orient="bottom", columns=2),
                         sort=["BED tumour", "EQD2 tumour", "BED normal brain", "EQD2 normal brain"],
                         scale=alt.Scale(range=["#1565c0", "#64b5f6", "#c62828", "#ef9a9a"])),
         tooltip=[alt.Tooltip("schedule:N", title="Schedule"), alt.Tooltip("measure:N", title="Measure"),
@@ -482,7 +482,7 @@ def imaging_accuracy(rows: pd.DataFrame) -> alt.Chart:
     return alt.Chart(data).mark_point(filled=True, size=140).encode(
         x=alt.X("specificity_pct:Q", title="Specificity (%)", scale=alt.Scale(domain=[low, 100])),
         y=alt.Y("sensitivity_pct:Q", title="Sensitivity (%)", scale=alt.Scale(domain=[low, 100])),
-        color=alt.Color("kind:N", title="Modality", legend=alt.Legend(orient="bottom", columns=3)),
+        color=alt.Color("kind:N", title="Modality", legend=alt.Legend(orient="bottom", direction="vertical")),
         shape=alt.Shape("verification:N", title="Verification",
                         scale=alt.Scale(domain=["verified", "secondary", "unverified"],
                                         range=["circle", "diamond", "triangle"]),
