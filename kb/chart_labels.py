@@ -66,8 +66,10 @@ def estimate_labels(outcomes: pd.DataFrame, across_studies: bool = True) -> pd.D
     >>> f = pd.DataFrame({"short_name": ["Sahgal 2015"] * 2, "endpoint": ["OS"] * 2, "arm": ["SRS"] * 2,
     ...     "comparator": ["SRS + WBRT"] * 2, "timepoint_months": [None, None],
     ...     "population_note": ["age 35 years", "age 50 years"], "result": ["HR 0.46", "HR 0.64"]})
-    >>> estimate_labels(f)[["title", "detail"]].values.tolist()
-    [['Sahgal 2015', 'SRS vs SRS + WBRT\\nage 35 years · HR 0.46'], ['Sahgal 2015', 'SRS vs SRS + WBRT\\nage 50 years · HR 0.64']]
+    >>> for title, detail in estimate_labels(f)[["title", "detail"]].values:
+    ...     print(title, "|", detail.replace("\\n", " / "))
+    Sahgal 2015 | SRS vs SRS + WBRT / age 35 years · HR 0.46
+    Sahgal 2015 | SRS vs SRS + WBRT / age 50 years · HR 0.64
     """
     if outcomes.empty:
         return pd.DataFrame({c: pd.Series(dtype=object) for c in ("title", "detail", "label")}, index=outcomes.index)

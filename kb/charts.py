@@ -38,7 +38,8 @@ WRAP_CHARS = 22
 AXIS_LINE_PX = 12
 
 
-def _wrap_column(frame: pd.DataFrame, column: str, width: int = WRAP_CHARS, max_lines: int = 3) -> tuple[pd.DataFrame, int]:
+def _wrap_column(frame: pd.DataFrame, column: str, width: int = WRAP_CHARS,
+                 max_lines: int = 3) -> tuple[pd.DataFrame, int]:
     """``frame`` with ``<column>_wrapped`` (lines joined by "\\n") and the most lines any label has."""
     out = frame.copy()
     out[column + "_wrapped"] = [chart_labels.wrap(v, width, max_lines) for v in out[column]]
@@ -226,6 +227,18 @@ def forest_data(outcomes: pd.DataFrame, key: str = "outcome_id") -> pd.DataFrame
     return out.reset_index(drop=True)
 
 
+def _ratio_domain(data: pd.DataFrame) -> list[float]:
+    """A log axis that holds every value and CI and the line of no effect (1), with a margin on both sides.
+
+    >>> _ratio_domain(pd.DataFrame({"value": [0.5], "ci_low": [0.3], "ci_high": [0.9]}))
+    [0.24, 1.25]
+    """
+    values = pd.to_numeric(pd.concat([data[c] for c in ("value", "ci_low", "ci_high") if c in data]),
+                           errors="coerce")
+    values = values[values > 0].tolist() + [1.0]
+    return [round(min(values) / 1.25, 4), round(max(values) * 1.25, 4)]
+
+
 def forest(outcomes: pd.DataFrame, title: str = "Ratio (log scale)", key: str = "outcome_id") -> alt.LayerChart:
     """Forest plot: each ratio on its own row as a point with its 95% CI, a reference line at 1, coloured by
     verification; the row's label above it."""
@@ -234,10 +247,11 @@ def forest(outcomes: pd.DataFrame, title: str = "Ratio (log scale)", key: str = 
     tooltip = [alt.Tooltip("label:N", title="Estimate"), alt.Tooltip("result:N", title="Result"),
                alt.Tooltip("verification:N", title="Verification")]
     base = alt.Chart(data).encode(tooltip=tooltip)
-    x = alt.X("ci_low:Q", scale=alt.Scale(type="log"), title=title)
-    ci = base.mark_rule(strokeWidth=2, yOffset=offset).encode(x=x, x2="ci_high:Q", color=_verification_color())
+    scale = alt.Scale(type="log", domain=_ratio_domain(data))
+    ci = base.mark_rule(strokeWidth=2, yOffset=offset).encode(
+        x=alt.X("ci_low:Q", scale=scale, title=title), x2="ci_high:Q", color=_verification_color())
     points = base.mark_point(filled=True, size=80, shape="square", yOffset=offset).encode(
-        x=alt.X("value:Q", scale=alt.Scale(type="log")), color=_verification_color())
+        x=alt.X("value:Q", scale=scale), color=_verification_color())
     one = alt.Chart(pd.DataFrame({"x": [1.0]})).mark_rule(strokeDash=[4, 4], color="#555").encode(x="x:Q")
     return _labelled_rows(data, [ci, points], tooltip, behind=[one])
 

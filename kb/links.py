@@ -61,8 +61,10 @@ def doi_url(doi: Any) -> str | None:
 def pubmed_url(pmid: Any) -> str | None:
     """https://pubmed.ncbi.nlm.nih.gov/<PMID>/ for a PMID of digits (``PMID:`` prefix allowed), or None.
 
-    >>> pubmed_url("27458945"), pubmed_url(27458945), pubmed_url("PMID: 27458945")
-    ('https://pubmed.ncbi.nlm.nih.gov/27458945/', 'https://pubmed.ncbi.nlm.nih.gov/27458945/', 'https://pubmed.ncbi.nlm.nih.gov/27458945/')
+    >>> pubmed_url("27458945")
+    'https://pubmed.ncbi.nlm.nih.gov/27458945/'
+    >>> pubmed_url(27458945) == pubmed_url(27458945.0) == pubmed_url("PMID: 27458945") == pubmed_url("27458945")
+    True
     >>> pubmed_url("nan"), pubmed_url("2745a"), pubmed_url("0")
     (None, None, None)
     """

@@ -119,15 +119,17 @@ if limits.empty:
 else:
     widgets.verification_caption(limits["verification"], "limits shown")
     shown_limits = limits.assign(doi_link=limits["doi"].map(doi_url), pubmed=limits["pmid"].map(pubmed_url))[
-        ["dose_volume_metric", "volume_limit_cc", "reported_risk_pct", "risk_endpoint", "schedule", "setting",
-         "size_range", "description", "study", *SOURCE_COLUMNS]].rename(columns={
+        ["reported_risk_pct", "risk_endpoint", "size_range", "schedule", "dose_volume_metric", "volume_limit_cc",
+         "setting",
+         "description", "study", *SOURCE_COLUMNS]].rename(columns={
             "dose_volume_metric": "Metric", "volume_limit_cc": "Volume limit (cc)",
             "reported_risk_pct": "Reported risk (%)", "risk_endpoint": "Risk of", "schedule": "Schedule",
             "setting": "Setting", "size_range": "Lesion size", "description": "Description", "study": "Study",
             **SOURCE_COLUMNS})
-    widgets.table(shown_limits, "do_limits", ["Schedule", "Reported risk (%)", "Risk of", "Metric",
+    widgets.table(shown_limits, "do_limits", ["Reported risk (%)", "Risk of", "Lesion size", "Schedule", "Metric",
                                               "Volume limit (cc)", "Source", "Read in"],
                   csv_name="brainmets_normal_brain_limits.csv",
-                  column_config={"Schedule": st.column_config.TextColumn(width=110)})
+                  column_config={"Reported risk (%)": st.column_config.NumberColumn(width=90),
+                                 "Risk of": st.column_config.TextColumn(width=220)})
 
 widgets.footer(cache.release_info(con))

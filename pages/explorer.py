@@ -195,7 +195,8 @@ else:
                             for label, value in facts.items() if label != "Curator's note" or not is_missing(value)))
     links = [(label, url) for label, url in (
         ("DOI", doi_url(study["doi"])), ("PubMed", pubmed_url(study["pmid"])),
-        ("ClinicalTrials.gov", nct_url(study["nct_id"])), ("Page it was verified in", verified_in_url(study["verified_in"])))
+        ("ClinicalTrials.gov", nct_url(study["nct_id"])),
+        ("Page it was verified in", verified_in_url(study["verified_in"])))
         if url]
     if links:
         cols = st.columns(len(links))
@@ -231,7 +232,8 @@ else:
                 "endpoint": "Endpoint", "arm": "Arm", "comparator": "Compared with", "result": "Result",
                 "n_evaluated": "n evaluated", "population_note": "Population", "verification": "Verification",
                 "read_in": "Read in"})
-            widgets.table(shown_outcomes, "ex_outcomes", ["Endpoint", "Result", "Arm", "Compared with", "Read in"],
+            widgets.table(shown_outcomes, "ex_outcomes", ["Endpoint", "Result", "Population", "Arm", "Compared with",
+                                                          "Read in"],
                           csv_name=f"{study_id}_outcomes.csv",
                           column_config={"n evaluated": st.column_config.NumberColumn(format="%d")})
             specs = cache.study_charts(con, study_id)

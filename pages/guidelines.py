@@ -60,7 +60,7 @@ else:
     widgets.table(shown, "gl_table", ["Body", "Recommendation (our words)", "Strength", "Topic", "Year", "Read in"],
                   csv_name="brainmets_recommendations.csv",
                   column_config={"Year": st.column_config.NumberColumn(format="%d", width="small"),
-                                 "Body": st.column_config.TextColumn(width=90)})
+                                 "Body": st.column_config.TextColumn(width=120)})
 
     # -------------------------------------------------------------------------------------------- side by side
     st.subheader("Compare bodies on one topic")
@@ -78,8 +78,8 @@ else:
     widgets.sync_params(compare=topic)
     on_topic = recs[recs["topic_id"] == topic]
     body_names = list(dict.fromkeys(on_topic["body"]))
-    st.caption(f"{len(on_topic)} recommendations from {len(body_names)} bodies on "
-               f"“{topics.get(topic, topic)}”.")
+    st.caption(f"{widgets.plural(len(on_topic), 'recommendation')} from "
+               f"{widgets.plural(len(body_names), 'body', 'bodies')} on “{topics.get(topic, topic)}”.")
     for start in range(0, len(body_names), 3):
         columns = st.columns(3)
         for column, body in zip(columns, body_names[start:start + 3]):

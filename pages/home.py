@@ -65,8 +65,8 @@ with st.expander("How numbers are verified"):
     st.markdown(
         "Every figure cites the source it was read in and carries a status: **verified** (checked against the "
         "published abstract or full text; the PMID or DOI is recorded), **secondary** (taken from a review that "
-        "cites it) or **unverified**. An empty cell (shown as —) means *not reported or not verified* — never zero, "
-        "never an estimate."
+        "cites it) or **unverified**. An empty cell (shown as —) means *not reported or not verified* — never "
+        "zero, never an estimate."
     )
     tally = cache.verification_counts(con).pivot_table(index="table_name", columns="verification", values="n",
                                                        fill_value=0)

@@ -24,8 +24,9 @@ if not lead.empty:
         st.markdown("**Lead example: trastuzumab emtansine (T-DM1) and radionecrosis**")
         for row in lead.itertuples(index=False):
             c1, c2, c3 = st.columns([1, 1, 3])
-            c1.metric(f"{row.toxicity_name} with T-DM1", words(row.rate_with_drug_pct, "{:g}%"))
-            c2.metric("without T-DM1", words(row.rate_without_drug_pct, "{:g}%"))
+            c1.metric("With T-DM1", words(row.rate_with_drug_pct, "{:g}%"), help=row.toxicity_name)
+            c2.metric("Without T-DM1", words(row.rate_without_drug_pct, "{:g}%"), help=row.toxicity_name)
+            c3.markdown(f"**{widgets.escape(row.toxicity_name)}**")
             c3.markdown(widgets.escape(row.finding))
             c3.caption(f"{widgets.escape(row.citation)} · n = {widgets.escape(words(row.n_total, '{:g}'))} "
                        f"{widgets.escape(words(row.unit_of_analysis, '{}', ''))} · timing window: "

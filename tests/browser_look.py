@@ -131,9 +131,11 @@ def look(page, phone: bool) -> list[str]:
                          ("chart label", chart_text)):
         for text in texts:
             for match in LEAKED_MISSING.finditer(text):
-                problems.append(f"{where} shows {match.group()!r}: …{text[max(0, match.start() - 60):match.end() + 40]}…")
+                context = text[max(0, match.start() - 60):match.end() + 40]
+                problems.append(f"{where} shows {match.group()!r}: …{context}…")
             for match in RAW_MARKUP.finditer(text):
-                problems.append(f"{where} shows raw markup {match.group()!r}: …{text[max(0, match.start() - 40):]}"[:160])
+                context = text[max(0, match.start() - 40):match.end() + 40]
+                problems.append(f"{where} shows raw markup {match.group()!r}: …{context}…")
     if "" in grid_text and "not reported or not verified" not in visible:  # an empty cell is a missing value
         problems.append("a table has empty cells but the page does not say what they mean")
 
