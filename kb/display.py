@@ -137,15 +137,15 @@ _MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:=\"'^&])")
 # name directly; an invisible WORD JOINER (U+2060) in front of the address, of "@" and after a ":" that starts a
 # directive meets none of these conditions. The text reads the same; it is just not a link or an icon.
 WORD_JOINER = "\u2060"
-_AUTOLINK_START = re.compile(r"(?i)(?=https?://|www\.|@)|(?<=:)(?=[a-z0-9_+-])")
+_AUTOLINK_START = re.compile(r"(?i)(?=https?://|www\.|@)|(?<=:)(?=[a-z0-9_+-]+[\[/:])")
 
 
 def inert_markdown(value: Any) -> str:
     r"""Stored text as Markdown that shows exactly its characters: no emphasis, headings, HTML, LaTeX, directives
     (``:green-badge[…]``) or links — plain URLs and e-mail addresses included. Newlines become spaces.
 
-    >>> print(inert_markdown("[a](javascript:void) *b* <i>").replace(WORD_JOINER, "^"))
-    \[a\]\(javascript\:^void\) \*b\* \<i\>
+    >>> print(inert_markdown("[a](javascript:void) *b* <i> :red[x]").replace(WORD_JOINER, "^"))
+    \[a\]\(javascript\:void\) \*b\* \<i\> \:^red\[x\]
     >>> print(inert_markdown("see https://x.org or www.y.org, a@b.org :smile:").replace(WORD_JOINER, "^"))
     see ^https\://x\.org or ^www\.y\.org, a^@b\.org \:^smile\:
     """

@@ -182,7 +182,7 @@ else:
         badges.append(str(int(study["year"])))
     st.markdown(" · ".join([widgets.badge(study["verification"])] + [widgets.escape(str(b)) for b in badges]))
     if not is_missing(study["key_result"]):
-        st.markdown(widgets.escape(study["key_result"]))
+        st.text(study["key_result"])  # plain text: nothing in it is ever a link or markup
     facts = {"Histology": study["histologies"], "Setting": study["settings"],
              "Primary endpoint": study["primary_endpoint"],
              "Enrolled": None if is_missing(study["n_enrolled"]) else f"{int(study['n_enrolled']):,} patients",
