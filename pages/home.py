@@ -20,12 +20,13 @@ st.markdown(
 )
 
 # ------------------------------------------------------------------------------------------------ into the work
-with st.form("home_search", border=False, enter_to_submit=True):
-    c1, c2 = st.columns([5, 1], vertical_alignment="bottom")
-    query = c1.text_input("Search the literature", max_chars=200, key="home_q",
-                          placeholder="Author, trial (N0574), drug (T-DM1), NCT number, DOI…")
-    go = c2.form_submit_button("Search", icon=":material/search:", type="primary", width="stretch")
-if go:
+c1, c2 = st.columns([5, 1], vertical_alignment="bottom")
+query = c1.text_input("Search the literature", max_chars=200, key="home_q",
+                      placeholder="Author, trial (N0574), drug (T-DM1), NCT number, DOI…")
+go = c2.button("Search", icon=":material/search:", type="primary", width="stretch", key="home_go")
+# Enter in the box (a new query) or the button opens the Search page with the query in its address
+if go or (query.strip() and query != st.session_state.get("_home_last_q")):
+    st.session_state["_home_last_q"] = query
     st.switch_page("pages/search.py", query_params={"q": query.strip()} if query.strip() else None)
 
 fellow, oncologist, editor = st.columns(3)
