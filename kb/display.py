@@ -78,15 +78,19 @@ def join(*parts: Any, sep: str = " · ") -> str:
 
 
 def for_table(frame: pd.DataFrame) -> pd.DataFrame:
-    """The frame a table shows: numeric columns as they are (NaN is a missing number), text columns with every
-    missing value as None and blank text as None too, so the table draws its placeholder in each."""
-    out = frame.copy()
-    for column in out.columns:
-        series = out[column]
+    """The frame a table shows: numeric columns as they are (NaN is a missing number), text columns with blank text
+    made missing too, so the table draws its placeholder in every empty cell (NULL and NaN already are missing)."""
+    out = frame
+    for column in frame.columns:
+        series = frame[column]
         if pd.api.types.is_numeric_dtype(series) or pd.api.types.is_bool_dtype(series):
             continue
-        if pd.api.types.is_object_dtype(series) or pd.api.types.is_string_dtype(series):
-            out[column] = pd.Series([None if is_missing(v) else v for v in series], index=out.index, dtype=object)
+        values = series.tolist()
+        if any(isinstance(v, str) and not v.strip() for v in values):
+            if out is frame:
+                out = frame.copy()
+            out[column] = pd.Series([None if isinstance(v, str) and not v.strip() else v for v in values],
+                                    index=frame.index, dtype=object)
     return out
 
 
@@ -110,6 +114,15 @@ def neutralise_formula(value: Any) -> Any:
     return value
 
 
+def _csv_cell(value: Any, missing: bool) -> str:
+    if missing:
+        return ""
+    text = value if isinstance(value, str) else str(value)
+    if not text.strip():
+        return ""
+    return neutralise_formula(text) if text[0] in FORMULA_START else text
+
+
 def csv_bytes(frame: pd.DataFrame) -> bytes:
     """The frame as a UTF-8 CSV for download: missing values as empty cells, formula-like text neutralised, text
     quoted, numbers as numbers. The one way every page writes a CSV.
@@ -119,9 +132,13 @@ def csv_bytes(frame: pd.DataFrame) -> bytes:
     """
     out = frame.copy()
     for column in out.columns:
-        if not (pd.api.types.is_numeric_dtype(out[column]) or pd.api.types.is_bool_dtype(out[column])):
-            out[column] = out[column].astype(object).map(lambda v: "" if is_missing(v) else neutralise_formula(
-                v if isinstance(v, str) else str(v)))
+        series = out[column]
+        if pd.api.types.is_numeric_dtype(series) or pd.api.types.is_bool_dtype(series):
+            continue
+        # one pass in plain Python: a page rerun writes every table's CSV, so this must stay cheap
+        missing = series.isna().tolist()
+        out[column] = pd.Series([_csv_cell(v, m) for v, m in zip(series.tolist(), missing)], index=out.index,
+                                dtype=object)
     out.columns = [neutralise_formula(str(c)) for c in out.columns]
     buffer = io.StringIO()
     out.to_csv(buffer, index=False, na_rep="", quoting=csv.QUOTE_NONNUMERIC, lineterminator="\n")

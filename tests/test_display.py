@@ -29,7 +29,10 @@ def test_for_table_keeps_numbers_numeric_and_blanks_missing():
     frame = pd.DataFrame({"n": [1.5, float("nan")], "text": ["a", "  "], "other": ["b", float("nan")]})
     shown = display.for_table(frame)
     assert pd.api.types.is_float_dtype(shown["n"])
-    assert shown["text"].tolist() == ["a", None] and shown["other"].tolist() == ["b", None]
+    assert shown["text"].tolist() == ["a", None]
+    assert shown["other"].iloc[0] == "b" and pd.isna(shown["other"].iloc[1])   # Arrow sends NaN text as null
+    unchanged = pd.DataFrame({"a": ["x", None]})
+    assert display.for_table(unchanged) is unchanged  # nothing blank: no copy
 
 
 # ------------------------------------------------------------------------------------------------ CSV

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from streamlit.runtime.memory_media_file_storage import MemoryMediaFileStorage
-from streamlit.testing.v1 import AppTest, app_test
+from downloads import downloaded  # noqa: F401
+from streamlit.testing.v1 import AppTest
 
 from kb import queries
 from kb.queries import StudyFilters
@@ -50,28 +50,6 @@ def shown_number(at: AppTest, word: str) -> int:
             "recommendations": "recommendation"}.get(word, word)
     text = next(t for t in markdown_texts(at) if t.startswith("**") and stem in t)
     return int(text.split("**")[1])
-
-
-@pytest.fixture
-def downloaded(monkeypatch):
-    """Read what a download button would deliver: AppTest keeps the bytes in its in-memory media storage."""
-    storages: list[MemoryMediaFileStorage] = []
-
-    class Recording(MemoryMediaFileStorage):
-        def __init__(self, *args, **kwargs):
-            super().__init__(*args, **kwargs)
-            storages.append(self)
-
-    monkeypatch.setattr(app_test, "MemoryMediaFileStorage", Recording)
-
-    def read(at: AppTest, key: str) -> bytes:
-        button = at.get_by_key(key) if hasattr(at, "get_by_key") else None
-        if button is None:
-            button = next(b for b in at.get("download_button") if key in b.id)
-        name = button.proto.url.rsplit("/", 1)[-1]
-        return storages[-1].get_file(name).content
-
-    return read
 
 
 def assert_csv_equals_table(content: bytes, table: pd.DataFrame) -> None:

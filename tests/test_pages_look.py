@@ -12,8 +12,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import streamlit as st
-from streamlit.runtime.memory_media_file_storage import MemoryMediaFileStorage
-from streamlit.testing.v1 import AppTest, app_test
+from downloads import downloaded  # noqa: F401
+from streamlit.testing.v1 import AppTest
 
 from kb import display
 
@@ -38,24 +38,6 @@ def table_with(at: AppTest, column: str) -> pd.DataFrame:
 def shown_count(at: AppTest, stem: str) -> int:
     text = next(m.value for m in at.markdown if m.value.startswith("**") and stem in m.value)
     return int(text.split("**")[1])
-
-
-@pytest.fixture
-def downloaded(monkeypatch):
-    storages: list[MemoryMediaFileStorage] = []
-
-    class Recording(MemoryMediaFileStorage):
-        def __init__(self, *args, **kwargs):
-            super().__init__(*args, **kwargs)
-            storages.append(self)
-
-    monkeypatch.setattr(app_test, "MemoryMediaFileStorage", Recording)
-
-    def read(at: AppTest, key: str) -> bytes:
-        button = next(b for b in at.get("download_button") if key in b.id)
-        return storages[-1].get_file(button.proto.url.rsplit("/", 1)[-1]).content
-
-    return read
 
 
 # ------------------------------------------------------------------------------------------------ missing values

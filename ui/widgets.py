@@ -113,10 +113,11 @@ def table(frame: pd.DataFrame, key: str, essentials: Sequence[str] | None = None
                                    help="Show every column; by default the table shows the ones that answer the "
                                         "question, so it fits a phone.")
     order = list(frame.columns) if show_all or not extra else essentials
-    event = st.dataframe(display.for_table(frame), hide_index=True, width="stretch", column_order=order,
+    shown = display.for_table(frame)
+    event = st.dataframe(shown, hide_index=True, width="stretch", column_order=order,
                          placeholder=display.MISSING_MARK, column_config={**LINK_COLUMNS, **(column_config or {})},
                          key=key, **({"on_select": "rerun", "selection_mode": "single-row"} if select else {}))
-    if any(frame[c].map(display.is_missing).any() for c in order):
+    if shown[order].isna().to_numpy().any():
         st.caption(display.MISSING_LEGEND)
     if csv_name:
         download_csv(frame, csv_name, key=key + "_csv")
@@ -126,7 +127,8 @@ def table(frame: pd.DataFrame, key: str, essentials: Sequence[str] | None = None
 def download_csv(frame: pd.DataFrame, file_name: str, label: str = "Download CSV", key: str | None = None) -> None:
     """A download button with the rows shown and every column of the table: empty cells for missing values and
     formula-like text neutralised (kb.display.csv_bytes, the one way the app writes a CSV)."""
-    st.download_button(label, display.csv_bytes(frame), file_name=file_name, mime="text/csv",
+    # written when the reader clicks (a deferred download), not on every rerun of the page
+    st.download_button(label, lambda: display.csv_bytes(frame), file_name=file_name, mime="text/csv",
                        icon=":material/download:", key=key,
                        help="The rows shown, every column. Empty cell = not reported or not verified.")
 
