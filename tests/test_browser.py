@@ -283,6 +283,8 @@ def _dashboard(v: Visit) -> None:
     # a click on a bar opens the explorer filtered: the histology chart is the 4th chart, its top bar the largest
     chart = v.page.locator('[data-testid="stVegaLiteChart"]').nth(3)
     chart.scroll_into_view_if_needed()
+    chart.locator("svg.marks .mark-rect path").first.wait_for()   # the bars are drawn (and listen to clicks)
+    v.page.wait_for_timeout(500)
     box = chart.locator("canvas, svg.marks").first.bounding_box()
     v.page.mouse.click(box["x"] + box["width"] * 0.6, box["y"] + 14)
     v.page.wait_for_url(re.compile("/explorer"))
