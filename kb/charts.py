@@ -79,7 +79,7 @@ def studies_by_year(studies: pd.DataFrame) -> alt.Chart:
     return (alt.Chart(data).mark_bar().encode(
         x=alt.X("year:O", title="Publication year", axis=alt.Axis(labelAngle=-45)),
         y=alt.Y("studies:Q", title="Studies", stack="zero"),
-        color=alt.Color("design:N", title="Design", legend=alt.Legend(orient="bottom", columns=1, labelLimit=300)),
+        color=alt.Color("design:N", title="Design", legend=alt.Legend(orient="bottom", columns=1, labelLimit=230)),
         opacity=alt.condition(pick, alt.value(1.0), alt.value(0.5)),
         tooltip=[alt.Tooltip("year:O", title="Year"), alt.Tooltip("design:N", title="Design"),
                  alt.Tooltip("studies:Q", title="Studies")],

@@ -72,15 +72,29 @@ async (grid, readCells) => {
 """
 
 CHART_WIDTHS = """
-() => [...document.querySelectorAll('[data-testid="stVegaLiteChart"]')].map(el => {
+() => {
+ // a chart is named by the text just above it on the page (its heading or caption)
+ const title = el => {
+   let box = el.closest('[data-testid="stElementContainer"]') || el;
+   for (let prev = box.previousElementSibling; prev; prev = prev.previousElementSibling) {
+     const text = prev.textContent.trim();
+     if (text) return text.slice(0, 60);
+   }
+   return '';
+ };
+ return [...document.querySelectorAll('[data-testid="stVegaLiteChart"]')].map(el => {
   const chart = el.querySelector('svg.marks, canvas.marks, canvas');
   const column = el.closest('[data-testid="stVerticalBlock"]') || el.parentElement;
   const box = el.getBoundingClientRect();
   if (!chart || box.width === 0 || el.offsetParent === null) return null;   // in a closed tab or expander
-  const drawn = chart.tagName.toLowerCase() === 'svg' ? chart.querySelector('g').getBBox() : {x: 0, width: 0};
+  // how far right anything is drawn (labels, legends, marks), measured on the screen against the chart's box
+  const left = chart.getBoundingClientRect().left;
+  const rights = [...chart.querySelectorAll('text, path, rect, line')].map(n => n.getBoundingClientRect())
+    .filter(r => r.width > 0 || r.height > 0).map(r => r.right - left);
   return {column: column.getBoundingClientRect().width, chart: chart.getBoundingClientRect().width,
-          content_right: drawn.x + drawn.width, label: (el.previousElementSibling || el).textContent.slice(0, 60)};
-}).filter(Boolean)
+          content_right: Math.max(0, ...rights), label: title(el)};
+}).filter(Boolean);
+}
 """
 
 SIDEWAYS = """
