@@ -32,6 +32,19 @@ def _plain(frame: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
     return out.astype(object).where(out.notna(), None)
 
 
+def _tips(frame: pd.DataFrame, formats: dict[str, str]) -> pd.DataFrame:
+    """Add ``<column>_tip``: the value as text for a tooltip, or the words for a missing one — Vega would write a
+    missing number as "NaN" and missing text as "null".
+
+    >>> _tips(pd.DataFrame({"n": [12.0, None]}), {"n": "{:,.0f}"})["n_tip"].tolist()
+    ['12', 'not reported or not verified']
+    """
+    out = frame.copy()
+    for column, fmt in formats.items():
+        out[column + "_tip"] = [display.words(v, fmt) for v in out[column]] if column in out else []
+    return out
+
+
 # Long category names (histologies, topics, trial names) are wrapped onto short lines in Python and split back
 # into lines by the axis, so a label column stays about 140 px wide and a phone keeps most of its width for data.
 WRAP_CHARS = 22
@@ -119,7 +132,9 @@ def randomized_split(studies: pd.DataFrame) -> alt.LayerChart:
 def landmark_data(studies: pd.DataFrame, landmark: pd.Series) -> pd.DataFrame:
     """The landmark studies, oldest first, with the columns the timeline plots."""
     out = studies[landmark.values].dropna(subset=["year"]).sort_values(["year", "short_name"], ignore_index=True)
-    return _plain(out, ["study_id", "short_name", "year", "design", "n_enrolled", "key_result", "verification"])
+    out = _tips(out, {"design": "{}", "n_enrolled": "{:,.0f}", "key_result": "{}"})
+    return _plain(out, ["study_id", "short_name", "year", "design", "n_enrolled", "key_result", "verification",
+                        "design_tip", "n_enrolled_tip", "key_result_tip"])
 
 
 def landmark_timeline(studies: pd.DataFrame, landmark: pd.Series) -> alt.Chart:
@@ -132,9 +147,9 @@ def landmark_timeline(studies: pd.DataFrame, landmark: pd.Series) -> alt.Chart:
         y=alt.Y("short_name_wrapped:N", sort=alt.EncodingSortField("year", order="ascending"), title=None,
                 axis=_wrapped_axis()),
         tooltip=[alt.Tooltip("short_name:N", title="Study"), alt.Tooltip("year:Q", title="Year", format="d"),
-                 alt.Tooltip("design:N", title="Design"), alt.Tooltip("n_enrolled:Q", title="Enrolled"),
+                 alt.Tooltip("design_tip:N", title="Design"), alt.Tooltip("n_enrolled_tip:N", title="Enrolled"),
                  alt.Tooltip("verification:N", title="Verification"),
-                 alt.Tooltip("key_result:N", title="Key result")])
+                 alt.Tooltip("key_result_tip:N", title="Key result")])
     points = base.mark_point(filled=True, size=120).encode(
         color=_verification_color(), opacity=alt.condition(pick, alt.value(1.0), alt.value(0.5))).add_params(pick)
     return points.properties(height=alt.Step(max(26, AXIS_LINE_PX * lines + 8)))
@@ -295,8 +310,10 @@ def dose_size_data(schedules: pd.DataFrame, size: str = "diameter") -> pd.DataFr
         size_high=rows[high].fillna(top + 1.0).astype(float),
         open_ended=rows[high].isna(),
         fractions_label=rows["fractions"].map(lambda n: f"{int(n)} fraction" + ("s" if int(n) > 1 else "")))
+    out = _tips(out, {"size_range": "{}", "bed_gy": "{:g}"})
     return _plain(out, ["schedule_id", "schedule", "total_dose_gy", "fractions_label", "size_low", "size_high",
-                        "open_ended", "size_range", "bed_gy", "verification"]).reset_index(drop=True)
+                        "open_ended", "size_range", "bed_gy", "verification", "size_range_tip",
+                        "bed_gy_tip"]).reset_index(drop=True)
 
 
 def dose_vs_size(schedules: pd.DataFrame, size: str = "diameter") -> alt.LayerChart:
@@ -306,8 +323,8 @@ def dose_vs_size(schedules: pd.DataFrame, size: str = "diameter") -> alt.LayerCh
     base = alt.Chart(data).encode(
         y=alt.Y("total_dose_gy:Q", title="Total dose (Gy)", scale=alt.Scale(zero=False, padding=10)),
         color=alt.Color("fractions_label:N", title="Fractions", legend=alt.Legend(orient="bottom")),
-        tooltip=[alt.Tooltip("schedule:N", title="Schedule"), alt.Tooltip("size_range:N", title="Size"),
-                 alt.Tooltip("bed_gy:Q", title="BED (Gy, computed)"),
+        tooltip=[alt.Tooltip("schedule:N", title="Schedule"), alt.Tooltip("size_range_tip:N", title="Size"),
+                 alt.Tooltip("bed_gy_tip:N", title="BED (Gy, computed)"),
                  alt.Tooltip("verification:N", title="Verification")])
     segments = base.mark_rule(strokeWidth=5, opacity=0.7).encode(x=alt.X("size_low:Q", title=unit), x2="size_high:Q")
     ends = base.mark_point(filled=True, size=60).encode(x="size_high:Q",
@@ -389,8 +406,9 @@ def toxicity_rate_data(signals: pd.DataFrame) -> pd.DataFrame:
                              "n": None if n is None or pd.isna(n) else int(n),
                              "unit": None if pd.isna(r.unit_of_analysis) else r.unit_of_analysis,
                              "verification": r.verification})
-    return pd.DataFrame(rows, columns=["signal_id", "row", "title", "detail", "label", "arm", "rate_pct", "n", "unit",
-                                       "verification"])
+    out = pd.DataFrame(rows, columns=["signal_id", "row", "title", "detail", "label", "arm", "rate_pct", "n", "unit",
+                                      "verification"])
+    return _tips(out, {"n": "{:,.0f}", "unit": "{}"})
 
 
 def _signal_labels(signals: pd.DataFrame) -> list[tuple[str, str, str]]:
@@ -417,8 +435,8 @@ def toxicity_rates(signals: pd.DataFrame) -> alt.LayerChart:
     data = toxicity_rate_data(signals)
     offset = _mark_offset(data)
     tooltip = [alt.Tooltip("label:N", title="Signal"), alt.Tooltip("arm:N", title="Group"),
-               alt.Tooltip("rate_pct:Q", title="Rate (%)"), alt.Tooltip("n:Q", title="n"),
-               alt.Tooltip("unit:N", title="Unit"), alt.Tooltip("verification:N", title="Verification")]
+               alt.Tooltip("rate_pct:Q", title="Rate (%)"), alt.Tooltip("n_tip:N", title="n"),
+               alt.Tooltip("unit_tip:N", title="Unit"), alt.Tooltip("verification:N", title="Verification")]
     base = alt.Chart(data).encode(tooltip=tooltip)
     line = base.mark_line(color="#9e9e9e", yOffset=offset).encode(
         x=alt.X("rate_pct:Q", title="Rate (%)"), detail="signal_id:N")
@@ -482,8 +500,10 @@ def guideline_matrix(recs: pd.DataFrame) -> alt.LayerChart:
 def accuracy_data(rows: pd.DataFrame) -> pd.DataFrame:
     """Imaging rows that report both sensitivity and specificity."""
     both = rows.dropna(subset=["sensitivity_pct", "specificity_pct"])
+    both = _tips(both, {"parameter": "{}", "auc": "{:g}", "n_patients": "{:,.0f}"})
     out = _plain(both, ["imaging_id", "modality", "kind", "purpose_label", "parameter", "sensitivity_pct",
-                        "specificity_pct", "auc", "n_patients", "citation", "verification"])
+                        "specificity_pct", "auc", "n_patients", "citation", "verification", "parameter_tip", "auc_tip",
+                        "n_patients_tip"])
     return out.reset_index(drop=True)
 
 
@@ -501,10 +521,10 @@ def imaging_accuracy(rows: pd.DataFrame) -> alt.Chart:
                         scale=alt.Scale(domain=["verified", "secondary", "unverified"],
                                         range=["circle", "diamond", "triangle"]),
                         legend=alt.Legend(orient="bottom", direction="vertical")),
-        tooltip=[alt.Tooltip("modality:N", title="Modality"), alt.Tooltip("parameter:N", title="Parameter"),
+        tooltip=[alt.Tooltip("modality:N", title="Modality"), alt.Tooltip("parameter_tip:N", title="Parameter"),
                  alt.Tooltip("purpose_label:N", title="Purpose"),
                  alt.Tooltip("sensitivity_pct:Q", title="Sensitivity (%)"),
-                 alt.Tooltip("specificity_pct:Q", title="Specificity (%)"), alt.Tooltip("auc:Q", title="AUC"),
-                 alt.Tooltip("n_patients:Q", title="Patients"), alt.Tooltip("citation:N", title="Source"),
+                 alt.Tooltip("specificity_pct:Q", title="Specificity (%)"), alt.Tooltip("auc_tip:N", title="AUC"),
+                 alt.Tooltip("n_patients_tip:N", title="Patients"), alt.Tooltip("citation:N", title="Source"),
                  alt.Tooltip("verification:N", title="Verification")],
     ).properties(height=340)
