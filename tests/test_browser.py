@@ -144,8 +144,16 @@ class Visit:
         self.page.on("pageerror", lambda exc: self.errors.append(str(exc)))
 
     def open(self, path: str) -> None:
+        """Go to ``path`` and wait for the run to finish; on a loaded machine the first load can stall, so a
+        page that never draws its app is loaded once more before the test gives up."""
+        from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
         self.page.goto(self.app_url + path)
-        self.settle()
+        try:
+            self.settle()
+        except PlaywrightTimeout:
+            self.page.goto(self.app_url + path)
+            self.settle()
 
     def settle(self) -> None:
         """Wait until the script run is over (Streamlit marks the app root) and nothing is still loading."""
