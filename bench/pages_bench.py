@@ -23,12 +23,18 @@ TARGET_MS = 250.0
 # (title, script path, query string a user would share) — the second row of a page exercises a filtered view.
 PAGES: tuple[tuple[str, str, dict[str, str | list[str]]], ...] = (
     ("Home", "pages/home.py", {}),
+    ("Search (T-DM1 radionecrosis)", "pages/search.py", {"q": "T-DM1 radionecrosis"}),
     ("Sources", "pages/sources.py", {}),
     ("Evidence dashboard", "pages/dashboard.py", {}),
     ("Trial explorer", "pages/explorer.py", {}),
     ("Trial explorer (melanoma, study open)", "pages/explorer.py", {"histology": "melanoma", "study": "checkmate204"}),
+    ("Trial explorer (melanoma + ICI + 3 metastases)", "pages/explorer.py",
+     {"histology": "melanoma", "drug_class": "immune_checkpoint_inhibitor", "mets": "3"}),
+    ("Trial explorer (Sahgal 2015 open, OS compared)", "pages/explorer.py",
+     {"study": "sahgal2015", "compare": "overall_survival"}),
     ("Dosing and fractionation", "pages/dosing.py", {}),
     ("Drug–SRS toxicity", "pages/toxicity.py", {}),
+    ("Drug–SRS toxicity (drug=Kadcyla)", "pages/toxicity.py", {"drug": "Kadcyla"}),
     ("Guidelines", "pages/guidelines.py", {}),
     ("Imaging", "pages/imaging.py", {}),
     ("Evidence for a patient (empty form)", "pages/patient.py", {}),

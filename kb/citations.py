@@ -28,6 +28,9 @@ import re
 import unicodedata
 from typing import Any, Iterable
 
+# RIS and CSL-JSON have no "and others": a note says the author list stops where the KB's does.
+ET_AL_NOTE = "; author list as stored in the KB ends with et al."
+
 # Our publication types → BibTeX entry types, RIS types and CSL types. Guidelines from organisations without
 # a journal become reports.
 _RIS_TYPE = {"guideline": "JOUR", "review": "JOUR"}
@@ -61,6 +64,8 @@ def parse_authors(authors: str | None, first_author: str | None = None) -> tuple
     ([{'literal': 'National Comprehensive Cancer Network'}], False)
     >>> parse_authors(None, "Brown PD")
     ([{'family': 'Brown', 'given': 'P. D.'}], True)
+    >>> parse_authors("Barnett G. et al.")
+    ([{'family': 'Barnett', 'given': 'G.'}], True)
     """
     text = _text(authors)
     if not text:
@@ -72,6 +77,9 @@ def parse_authors(authors: str | None, first_author: str | None = None) -> tuple
     more = bool(re.search(r"\bet al\.?$", text))
     text = re.sub(r",?\s*\bet al\.?$", "", text).strip()
     if "," not in text:
+        match = _FAMILY_INITIALS.match(text)  # "Barnett G." — one person written without a comma
+        if match:
+            return [{"family": match.group("family"), "given": match.group("given").strip()}], more
         return [{"literal": text}], more
     people: list[dict[str, str]] = []
     for chunk in re.split(r"\s+&\s+|\s+and\s+", text):
@@ -186,7 +194,7 @@ def to_ris(records: Iterable[dict[str, Any]], release_id: str | None = None) -> 
     """RIS records (``TY  - JOUR`` … ``ER  -``)."""
     lines: list[str] = []
     for record in records:
-        people, _ = parse_authors(record.get("authors"), record.get("first_author"))
+        people, more = parse_authors(record.get("authors"), record.get("first_author"))
         lines.append("TY  - " + _RIS_TYPE.get(_text(record.get("pub_type")), "JOUR"))
         for person in people:
             name = person.get("literal") or person["family"] + ", " + person["given"]
@@ -198,7 +206,8 @@ def to_ris(records: Iterable[dict[str, Any]], release_id: str | None = None) -> 
                            ("DO", doi), ("AN", pmid),
                            ("UR", f"https://doi.org/{doi}" if doi else
                             (f"https://pubmed.ncbi.nlm.nih.gov/{pmid}/" if pmid else "")),
-                           ("N1", "BrainMets KB " + _text(record.get("source_id"))), ("DB", stamp(release_id))):
+                           ("N1", "BrainMets KB " + _text(record.get("source_id")) + (ET_AL_NOTE if more else "")),
+                           ("DB", stamp(release_id))):
             value = _ris_value(_text(value))
             if value:
                 lines.append(f"{tag}  - {value}")
@@ -212,10 +221,12 @@ def to_csl_json(records: Iterable[dict[str, Any]], release_id: str | None = None
     """A CSL-JSON array (what Zotero's "Import from clipboard/file" and citeproc read)."""
     items = []
     for record in records:
-        people, _ = parse_authors(record.get("authors"), record.get("first_author"))
+        people, more = parse_authors(record.get("authors"), record.get("first_author"))
         start, end = _pages(record)
         item: dict[str, Any] = {"id": _text(record.get("source_id")), "type": _CSL_TYPE,
                                 "title": _text(record.get("title")), "author": people}
+        if more:
+            item["note"] = ET_AL_NOTE.strip("; ")
         year = _text(record.get("year"))
         if year.isdigit():
             item["issued"] = {"date-parts": [[int(year)]]}

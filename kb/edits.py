@@ -191,6 +191,14 @@ class Field:
     long: bool = False                       # multi-line text
     key: bool = False                        # the record's id
     references: str | None = None            # an editable table this column points to (pick from its records)
+    help: str | None = None                  # one or two sentences for the form (kb.field_words)
+    choice_labels: tuple[tuple[str, str], ...] = ()  # (value, what a reader calls it) for ``choices``
+
+    def choice_label(self, value: str) -> str:
+        """A choice by name, not id: 'rct' -> 'Randomized controlled trial'; '' -> 'not set'."""
+        if value in (None, ""):
+            return "not set"
+        return dict(self.choice_labels).get(value, value)
 
 
 VOCABULARY_PARENTS = {"pub_types", "designs", "evidence_levels", "histologies", "settings", "interventions",
@@ -198,29 +206,44 @@ VOCABULARY_PARENTS = {"pub_types", "designs", "evidence_levels", "histologies", 
 
 
 def field_specs(con: duckdb.DuckDBPyConnection, table: str) -> list[Field]:
-    """The form fields of ``table``: type, required, choices (vocabularies and CHECK lists), long text."""
+    """The form fields of ``table``: label and help in a clinician's words (kb.field_words), type, required, choices
+    (vocabularies and CHECK lists) with the names readers know them by, long text."""
+    from kb import field_words
+
     described = tables()[table]
     fks = {c: (p, pc) for c, p, pc in described.foreign_keys}
     enums = enumerations()
     out = []
     for col in described.columns:
         choices = enums.get((table, col.name))
+        names: dict[str, str] = {}
+        if choices:
+            names = {c: field_words.choice_word(c) for c in choices}
         if col.name in fks and fks[col.name][0] in VOCABULARY_PARENTS:
             parent, parent_col = fks[col.name]
-            choices = tuple(str(v) for v in _keys(con, parent, parent_col))
+            names = {str(k): (f"{k} — {n}" if parent == "evidence_levels" else str(n))
+                     for k, n in _vocabulary_names(con, parent, parent_col)}
+            choices = tuple(names)
         if col.type == "BOOLEAN":
             choices = ("true", "false")
+            names = {"true": "yes", "false": "no"}
         parent = fks.get(col.name, (None,))[0]
-        out.append(Field(col.name, label(col.name), col.type, not col.nullable, choices,
+        out.append(Field(col.name, field_words.form_label(col.name, table), col.type, not col.nullable, choices,
                          col.name in LONG_TEXT, col.name in described.primary_key,
-                         parent if parent in KINDS else None))
+                         parent if parent in KINDS else None, field_words.help_text(col.name, table),
+                         tuple(names.items())))
     return out
 
 
-def _keys(con: duckdb.DuckDBPyConnection, table: str, column: str) -> list:
+def _vocabulary_names(con: duckdb.DuckDBPyConnection, table: str, column: str) -> list[tuple[Any, str]]:
+    """(key, name) of a vocabulary, by key; the key itself where the table has no ``name`` column."""
     cur = con.cursor()
     try:
-        return [r[0] for r in cur.execute("SELECT " + q(column) + " FROM " + q(table) + " ORDER BY 1").fetchall()]
+        columns = {r[0] for r in cur.execute("SELECT column_name FROM information_schema.columns "
+                                             "WHERE table_name = ?", [table]).fetchall()}
+        name = "name" if "name" in columns else column
+        return [(k, n) for k, n in cur.execute("SELECT " + q(column) + ", " + q(name) + " FROM " + q(table)
+                                                + " ORDER BY 1").fetchall()]
     finally:
         cur.close()
 
@@ -846,8 +869,10 @@ def _conflict(cur: duckdb.DuckDBPyConnection, table: str, record_id: str, base_v
     changes = [str(d) for d in diff(base, current)]
     who = "; ".join(f"{e} (accepted by {r}) at {str(at)[:16]} UTC — {why!r}" for e, r, at, why in entries)
     noun = KINDS[table][0]
-    message = (f"Not saved: the {noun} {record_id} has changed since {whose} (you had version {base_version}, it is "
-               f"now version {now}). Changed meanwhile by {who or 'another editor'}. "
+    accepted = now - base_version
+    message = (f"Not saved: the {noun} {record_id} has changed since {whose} ({accepted} "
+               f"{'change' if accepted == 1 else 'changes'} accepted since then). Changed meanwhile by "
+               f"{who or 'another editor'}. "
                + ("What changed: " + "; ".join(changes[:12]) + ". " if changes else "")
                + "Reload the record and make your change again.")
     return Conflict(message, changes)

@@ -13,8 +13,10 @@ import duckdb
 import numpy as np
 import pandas as pd
 
+from kb.chart_labels import estimate_labels
 from kb.config import EVIDENCE_TABLES
 from kb.db import query, scalar
+from kb.links import doi_url, nct_url, pubmed_url, read_in_url  # noqa: F401 (the pages' link builders)
 from kb.radiobiology import with_bed
 
 
@@ -109,19 +111,6 @@ def source_facets(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
             "pub_types": dict(zip(types["pub_type"], types["name"])), "journals": journals["journal"].tolist()}
 
 
-def doi_url(doi: str | None) -> str | None:
-    """https://doi.org/<doi>, or None.
-
-    >>> doi_url("10.1001/jama.2016.9839")
-    'https://doi.org/10.1001/jama.2016.9839'
-    """
-    return f"https://doi.org/{doi}" if doi else None
-
-
-def pubmed_url(pmid: str | None) -> str | None:
-    return f"https://pubmed.ncbi.nlm.nih.gov/{pmid}/" if pmid else None
-
-
 def count(con: duckdb.DuckDBPyConnection, table: str) -> int:
     if table not in EVIDENCE_TABLES:
         raise ValueError(f"unknown table {table!r}")
@@ -144,15 +133,6 @@ def verification_tally(values: Sequence[str | None]) -> str:
             f"{n['unverified']} unverified")
 
 
-def nct_url(nct_id: str | None) -> str | None:
-    """https://clinicaltrials.gov/study/<NCT id>, or None.
-
-    >>> nct_url("NCT02360215")
-    'https://clinicaltrials.gov/study/NCT02360215'
-    """
-    return f"https://clinicaltrials.gov/study/{nct_id}" if nct_id else None
-
-
 def citation_label(first_author: str | None, year: Any, journal: str | None = None) -> str:
     """A short citation: 'Brown 2016, JAMA'.
 
@@ -166,6 +146,17 @@ def citation_label(first_author: str | None, year: Any, journal: str | None = No
     year_text = str(int(year)) if year is not None and not pd.isna(year) else None
     head = " ".join(x for x in (author, year_text) if x) or "source without author"
     return head + (", " + str(journal) if journal is not None and not pd.isna(journal) else "")
+
+
+def with_read_in(frame: pd.DataFrame) -> pd.DataFrame:
+    """Add ``read_in``: where each row's figure was read — the page in its ``verified_in``, else its source's DOI,
+    PubMed record or verification page, else the source's record in the bibliography (kb.links decides)."""
+    def column(name: str) -> Any:
+        return frame[name] if name in frame else [None] * len(frame)
+
+    frame["read_in"] = [read_in_url(*values) for values in zip(
+        column("verified_in"), column("doi"), column("pmid"), column("source_verified_in"), column("source_id"))]
+    return frame
 
 
 def label_drug_class(drug_class: str) -> str:
@@ -221,6 +212,8 @@ class StudyFilters:
     histologies: tuple[str, ...] = ()
     settings: tuple[str, ...] = ()
     metastases: int | None = None          # the patient's number of metastases: studies whose eligibility covers it
+    lesion_cm: float | None = None         # the patient's largest lesion (cm): studies whose size limit allows it
+    keep_unrecorded: bool = True           # keep studies that record no eligibility for these (shown as such)
     designs: tuple[str, ...] = ()
     phases: tuple[str, ...] = ()
     randomized: bool | None = None
@@ -248,9 +241,17 @@ def study_where(con: duckdb.DuckDBPyConnection, f: StudyFilters) -> Where:
     if f.settings:
         where.add("s.study_id IN (SELECT study_id FROM study_settings WHERE setting_id IN ("
                   + ", ".join("?" * len(f.settings)) + "))", *f.settings)
+    # Eligibility that a study does not record is unknown, not "excluded": such studies stay (the page marks them)
+    # unless the reader asks to hide them.
+    def eligible(unrecorded: str, covers: str) -> str:
+        return f"(({unrecorded}) OR ({covers}))" if f.keep_unrecorded else f"(NOT ({unrecorded}) AND ({covers}))"
+
     if f.metastases is not None:
-        where.add("(s.mets_min IS NOT NULL OR s.mets_max IS NOT NULL) AND coalesce(s.mets_min, 1) <= ? "
-                  "AND (s.mets_max IS NULL OR s.mets_max >= ?)", int(f.metastases), int(f.metastases))
+        where.add(eligible("s.mets_min IS NULL AND s.mets_max IS NULL",
+                           "coalesce(s.mets_min, 1) <= ? AND (s.mets_max IS NULL OR s.mets_max >= ?)"),
+                  int(f.metastases), int(f.metastases))
+    if f.lesion_cm is not None:
+        where.add(eligible("s.max_diameter_cm IS NULL", "s.max_diameter_cm >= ?"), float(f.lesion_cm))
     where.add_in("s.design_id", f.designs)
     where.add_in("s.phase", f.phases)
     if f.randomized is not None:
@@ -295,7 +296,9 @@ STUDY_LIST_SQL = (
     "(SELECT count(*) FROM outcomes o WHERE o.study_id = s.study_id) AS n_outcomes, "
     "(SELECT count(*) FROM outcomes o WHERE o.study_id = s.study_id AND o.verification = 'verified') "
     "  AS n_outcomes_verified, "
-    "s.verification, s.nct_id, src.first_author, src.journal, src.doi, src.pmid "
+    "(s.mets_min IS NOT NULL OR s.mets_max IS NOT NULL) AS mets_recorded, s.max_diameter_cm IS NOT NULL AS "
+    "size_recorded, s.verification, s.verified_in, s.nct_id, p.primary_source_id AS source_id, src.first_author, "
+    "src.journal, src.doi, src.pmid, src.verified_in AS source_verified_in "
     "FROM studies s JOIN designs d USING (design_id) "
     "LEFT JOIN (" + STUDY_PAPER_SQL + ") p USING (study_id) "
     "LEFT JOIN sources src ON src.source_id = p.primary_source_id"
@@ -316,7 +319,7 @@ def studies(con: duckdb.DuckDBPyConnection, filters: StudyFilters = StudyFilters
     frame = query(con, STUDY_LIST_SQL + where.sql() + " ORDER BY " + STUDY_SORTS[sort], where.params)
     for column in ("histology_ids", "setting_ids"):
         frame[column] = frame[column].map(lambda v: list(v) if isinstance(v, (list, tuple, np.ndarray)) else [])
-    return frame
+    return with_read_in(frame)
 
 
 def evidence_facets(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
@@ -338,7 +341,8 @@ def evidence_facets(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
         "phases": pairs("SELECT DISTINCT phase, 'Phase ' || phase FROM studies WHERE phase IS NOT NULL "
                         "ORDER BY phase"),
         "interventions": pairs("SELECT intervention_id, name FROM interventions ORDER BY kind <> 'radiation', name"),
-        "drugs": pairs("SELECT drug_id, name FROM drugs ORDER BY lower(name)"),
+        "drugs": drug_choices(con),
+        "drug_lookup": drug_lookup(con),
         "drug_classes": {c: label_drug_class(c) for c in classes},
         "endpoints": pairs("SELECT e.endpoint_id, e.name FROM endpoints e WHERE EXISTS "
                            "(SELECT 1 FROM outcomes o WHERE o.endpoint_id = e.endpoint_id) ORDER BY e.name"),
@@ -350,6 +354,56 @@ def evidence_facets(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
     }
 
 
+# ------------------------------------------------------------------------------------------------ drug names
+def name_key(text: Any) -> str:
+    """How a typed drug name is compared: lower case, letters and digits only ('T-DM1' and 'tdm1' match).
+
+    >>> name_key(" T-DM1 "), name_key("Ado-Trastuzumab emtansine")
+    ('tdm1', 'adotrastuzumabemtansine')
+    """
+    return "" if text is None or (isinstance(text, float) and pd.isna(text)) else "".join(
+        ch for ch in str(text).casefold() if ch.isalnum())
+
+
+def _drug_rows(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+    return query(con, "SELECT drug_id, name, abbreviations FROM drugs ORDER BY lower(name)")
+
+
+def _aliases(abbreviations: Any) -> list[str]:
+    if abbreviations is None or (isinstance(abbreviations, float) and pd.isna(abbreviations)):
+        return []
+    return [a.strip() for a in str(abbreviations).split(";") if a.strip()]
+
+
+def drug_choices(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
+    """{drug_id: label} with every name data/drugs.csv gives the drug — generic name, abbreviations, brands — so a
+    filter's type-to-search finds it by any of them: 'trastuzumab emtansine (T-DM1, ado-trastuzumab emtansine,
+    Kadcyla)'. Alphabetical by generic name."""
+    return {r.drug_id: r.name + (f" ({', '.join(_aliases(r.abbreviations))})" if _aliases(r.abbreviations) else "")
+            for r in _drug_rows(con).itertuples(index=False)}
+
+
+def drug_lookup(con: duckdb.DuckDBPyConnection) -> dict[str, tuple[str, ...]]:
+    """{name_key(any name of a drug): drug_ids}, for links such as ?drug=T-DM1 or ?drug=Kadcyla. A name several
+    records carry ('anti-PD-1' for nivolumab and pembrolizumab; 'vemurafenib' for the drug and for the BRAF
+    inhibitor class row) stands for all of them."""
+    lookup: dict[str, tuple[str, ...]] = {}
+    for r in _drug_rows(con).itertuples(index=False):
+        for name in dict.fromkeys(name_key(n) for n in [r.drug_id, r.name, *_aliases(r.abbreviations)]):
+            lookup[name] = lookup.get(name, ()) + (r.drug_id,)
+    return lookup
+
+
+def resolve_names(values: Sequence[str], lookup: dict[str, tuple[str, ...]]) -> list[str]:
+    """The ids behind names typed or linked in any of their forms; unknown names are dropped, order kept.
+
+    >>> resolve_names(["T-DM1", "kadcyla", "anti-PD-1", "aspirin"], {"tdm1": ("tdm1_id",), "kadcyla": ("tdm1_id",),
+    ...                                                             "antipd1": ("nivo_id", "pembro_id")})
+    ['tdm1_id', 'nivo_id', 'pembro_id']
+    """
+    return list(dict.fromkeys(i for v in values for i in lookup.get(name_key(v), ())))
+
+
 def study_detail(con: duckdb.DuckDBPyConnection, study_id: str) -> dict[str, pd.DataFrame]:
     """Everything the explorer shows for one study: the study row, arms, outcomes, citations, toxicity signals.
 
@@ -357,7 +411,7 @@ def study_detail(con: duckdb.DuckDBPyConnection, study_id: str) -> dict[str, pd.
     """
     study = query(con, STUDY_LIST_SQL + " WHERE s.study_id = ?", [study_id])
     extra = query(con, "SELECT s.study_id, s.aliases, s.enrol_start_year, s.enrol_end_year, s.n_analysed, "
-                       "s.max_volume_cc, s.size_note, s.verified_in, s.note, e.name AS evidence_level_name, "
+                       "s.max_volume_cc, s.size_note, s.note, e.name AS evidence_level_name, "
                        "e.description AS evidence_level_description FROM studies s "
                        "LEFT JOIN evidence_levels e USING (evidence_level) WHERE s.study_id = ?", [study_id])
     if not study.empty:
@@ -380,7 +434,8 @@ OUTCOME_SQL = (
     "SELECT o.outcome_id, o.study_id, s.short_name, o.endpoint_id, e.name AS endpoint, o.statistic, o.value, "
     "o.unit, o.timepoint_months, o.ci_low, o.ci_high, o.p_value, o.n_evaluated, o.population_note, "
     "a.label AS arm, c.label AS comparator, o.arm_id, o.comparator_arm_id, o.source_id, "
-    "src.first_author, src.year AS source_year, src.doi, src.pmid, o.verification, o.verified_in, o.note "
+    "src.first_author, src.year AS source_year, src.doi, src.pmid, src.verified_in AS source_verified_in, "
+    "o.verification, o.verified_in, o.note "
     "FROM outcomes o JOIN studies s USING (study_id) JOIN endpoints e USING (endpoint_id) "
     "LEFT JOIN arms a ON a.arm_id = o.arm_id LEFT JOIN arms c ON c.arm_id = o.comparator_arm_id "
     "LEFT JOIN sources src ON src.source_id = o.source_id"
@@ -398,7 +453,7 @@ def study_outcomes(con: duckdb.DuckDBPyConnection, study_ids: Sequence[str], end
     where.add_in("o.statistic", statistics)
     frame = query(con, OUTCOME_SQL + where.sql() + " ORDER BY s.short_name, e.name, o.outcome_id", where.params)
     frame["result"] = [format_result(r) for r in frame.itertuples(index=False)]
-    return frame
+    return with_read_in(frame)
 
 
 STATISTIC_LABELS = {"hazard_ratio": "HR", "odds_ratio": "OR", "risk_ratio": "RR", "proportion": "",
@@ -444,14 +499,12 @@ def format_result(row: Any) -> str:
 
 def comparable_outcomes(con: duckdb.DuckDBPyConnection, study_ids: Sequence[str], endpoint_id: str) -> pd.DataFrame:
     """The figures of one endpoint across studies that can sit on one chart: between-arm ratios (HR/OR/RR) and
-    per-arm proportions, each with its study, arm and CI (NaN where the paper gave none)."""
+    per-arm proportions, each with its study, arm and CI (NaN where the paper gave none), and the label that
+    tells it apart (``title``, ``detail``, ``label``: study, comparison, timepoint, subgroup, result)."""
     frame = study_outcomes(con, study_ids, endpoints=(endpoint_id,),
                            statistics=RATIO_STATISTICS + ("proportion",))
     frame["kind"] = frame["statistic"].map(lambda s: "ratio" if s in RATIO_STATISTICS else "rate")
-    frame["label"] = [
-        f"{r.short_name} — {r.arm or 'all patients'}" + (f" vs {r.comparator}" if r.comparator else "")
-        for r in frame.itertuples(index=False)]
-    return frame
+    return frame.join(estimate_labels(frame, across_studies=True))
 
 
 def endpoint_choices(con: duckdb.DuckDBPyConnection, study_ids: Sequence[str]) -> pd.DataFrame:
@@ -554,7 +607,8 @@ def dose_schedules(con: duckdb.DuckDBPyConnection, categories: Sequence[str] = (
                        "d.total_dose_gy, d.fractions, d.alpha_beta_gy, d.min_diameter_cm, d.max_diameter_cm, "
                        "d.min_volume_cc, d.max_volume_cc, d.dose_volume_metric, d.volume_limit_cc, "
                        "d.reported_risk_pct, d.risk_endpoint, d.study_id, s.short_name AS study, d.source_id, "
-                       "src.first_author, src.year AS source_year, src.doi, src.pmid, d.verification, "
+                       "src.first_author, src.year AS source_year, src.doi, src.pmid, "
+                       "src.verified_in AS source_verified_in, d.verification, "
                        "d.verified_in, d.note FROM dose_schedules d LEFT JOIN settings st USING (setting_id) "
                        "LEFT JOIN studies s USING (study_id) LEFT JOIN sources src ON src.source_id = d.source_id"
                  + where.sql() + " ORDER BY d.category, d.setting_id, d.total_dose_gy DESC NULLS LAST, "
@@ -566,7 +620,8 @@ def dose_schedules(con: duckdb.DuckDBPyConnection, categories: Sequence[str] = (
                            for r in frame.itertuples(index=False)]
     frame["schedule"] = [f"{r.total_dose_gy:g} Gy / {int(r.fractions)} fx" if not pd.isna(r.total_dose_gy) else None
                          for r in frame.itertuples(index=False)]
-    return frame
+    frame["citation"] = [citation_label(r.first_author, r.source_year) for r in frame.itertuples(index=False)]
+    return with_read_in(frame)
 
 
 def size_range(low: Any, high: Any, unit: str) -> str | None:
@@ -612,7 +667,8 @@ def drug_toxicity(con: duckdb.DuckDBPyConnection, histologies: Sequence[str] = (
                        "t.unit_of_analysis, t.effect_measure, t.effect_value, t.effect_ci_low, t.effect_ci_high, "
                        "t.p_value, t.concurrency_window, t.finding, t.sequencing_guidance, t.evidence_level, "
                        "el.name AS evidence_level_name, t.study_id, s.short_name AS study, t.source_id, "
-                       "src.first_author, src.year AS source_year, src.journal, src.doi, src.pmid, t.verification, "
+                       "src.first_author, src.year AS source_year, src.journal, src.doi, src.pmid, "
+                       "src.verified_in AS source_verified_in, t.verification, "
                        "t.verified_in, t.note FROM drug_toxicity t JOIN drugs dr USING (drug_id) "
                        "JOIN toxicities tx USING (toxicity) LEFT JOIN histologies h USING (histology_id) "
                        "LEFT JOIN evidence_levels el ON el.evidence_level = t.evidence_level "
@@ -627,7 +683,7 @@ def drug_toxicity(con: duckdb.DuckDBPyConnection, histologies: Sequence[str] = (
     # two drugs must never share an axis label: where short names collide, use the full labels
     clash = frame.groupby("drug_short")["drug_id"].transform("nunique") > 1
     frame.loc[clash, "drug_short"] = frame.loc[clash, "drug_label"]
-    return frame
+    return with_read_in(frame)
 
 
 def drug_short_name(name: str, abbreviations: Any) -> str:
@@ -663,13 +719,15 @@ def recommendations(con: duckdb.DuckDBPyConnection, topics: Sequence[str] = (), 
     where.add_text(("r.recommendation", "r.population", "g.short_name", "g.body", "t.name"), text)
     frame = query(con, "SELECT r.recommendation_id, r.topic_id, t.name AS topic, g.guideline_id, g.short_name "
                        "AS guideline, g.body, g.year, g.kind, g.grading_system, r.population, r.recommendation, "
-                       "r.strength, r.evidence_quality, r.source_id, src.first_author, src.doi, src.pmid, "
+                       "r.strength, r.evidence_quality, r.source_id, src.first_author, src.year AS source_year, "
+                       "src.doi, src.pmid, src.verified_in AS source_verified_in, "
                        "r.verification, r.verified_in, r.note FROM recommendations r "
                        "JOIN guidelines g USING (guideline_id) JOIN rec_topics t ON t.topic_id = r.topic_id "
                        "LEFT JOIN sources src ON src.source_id = r.source_id"
                  + where.sql() + " ORDER BY t.name, g.body, g.year DESC, r.recommendation_id", where.params)
     frame["body_short"] = frame["body"].map(short_body)
-    return frame
+    frame["citation"] = [citation_label(r.first_author, r.source_year) for r in frame.itertuples(index=False)]
+    return with_read_in(frame)
 
 
 def guideline_bodies(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
@@ -741,13 +799,14 @@ def imaging(con: duckdb.DuckDBPyConnection, purposes: Sequence[str] = (), kinds:
     frame = query(con, "SELECT i.imaging_id, i.modality_id, m.name AS modality, m.kind, i.purpose, i.parameter, "
                        "i.sensitivity_pct, i.specificity_pct, i.auc, i.n_patients, i.n_lesions, d.name AS design, "
                        "i.summary, i.source_id, src.first_author, src.year AS source_year, src.journal, src.doi, "
-                       "src.pmid, i.verification, i.verified_in, i.note FROM imaging i "
+                       "src.pmid, src.verified_in AS source_verified_in, i.verification, i.verified_in, i.note "
+                       "FROM imaging i "
                        "JOIN imaging_modalities m USING (modality_id) LEFT JOIN designs d USING (design_id) "
                        "LEFT JOIN sources src ON src.source_id = i.source_id"
                  + where.sql() + " ORDER BY i.purpose, m.kind, m.name, i.imaging_id", where.params)
     frame["purpose_label"] = frame["purpose"].map(IMAGING_PURPOSES)
     frame["citation"] = [citation_label(r.first_author, r.source_year) for r in frame.itertuples(index=False)]
-    return frame
+    return with_read_in(frame)
 
 
 def imaging_facets(con: duckdb.DuckDBPyConnection) -> dict[str, dict[str, str]]:

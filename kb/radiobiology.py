@@ -8,6 +8,8 @@ The LQ model is known to be less reliable at the high doses per fraction of sing
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pandas as pd
 
@@ -74,35 +76,57 @@ def with_bed(frame: pd.DataFrame, dose: str = "total_dose_gy", fractions: str = 
 
 # ------------------------------------------------------------------------------------------------ calculator
 MAX_SCHEDULES = 8
+SCHEDULE_EXAMPLE = "27 Gy / 3 fx, 27/3, 3 x 9 Gy or 9 Gy x 3"
+
+_NUMBER = r"(\d+(?:\.\d+)?|\.\d+)"
+_FX = r"(?:\s*(?:fx|fr|fractions?))?"
+# total dose over fractions: "27/3", "27 Gy / 3 fx", "27Gy/3fx", "27 Gy in 3 fractions"
+_TOTAL_OVER_N = re.compile(_NUMBER + r"(\s*gy)?\s*(?:/|\bin\b)\s*" + _NUMBER + _FX)
+# fractions × dose per fraction: "3 x 9 Gy", "3×9Gy", "3 fx x 9 Gy"
+_N_TIMES_DOSE = re.compile(_NUMBER + _FX + r"\s*x\s*" + _NUMBER + r"\s*gy")
+# dose per fraction × fractions: "9 Gy x 3", "9Gy×3 fx"
+_DOSE_TIMES_N = re.compile(_NUMBER + r"\s*gy\s*x\s*" + _NUMBER + _FX)
+
+
+def parse_schedule(text: str) -> tuple[float, int]:
+    """One schedule as (total dose in Gy, fractions), written the ways clinicians write it.
+
+    Total over fractions ("27/3", "27 Gy / 3 fx", "27Gy/3fx", "27 Gy in 3 fractions") or fractions times the dose
+    per fraction, in either order ("3 x 9 Gy", "9 Gy x 3"; "×" or "x", any case and spacing). In the "x" forms the
+    number that carries "Gy" is the dose per fraction; without it ("3 x 9") the reading is ambiguous and refused.
+
+    >>> parse_schedule("27 Gy / 3 fx"), parse_schedule("3 × 9 Gy"), parse_schedule("9Gy x 3"), parse_schedule("24/1")
+    ((27.0, 3), (27.0, 3), (27.0, 3), (24.0, 1))
+    >>> parse_schedule("3 x 9")
+    Traceback (most recent call last):
+    ...
+    ValueError: '3 x 9' is not a schedule — write it like 27 Gy / 3 fx, 27/3, 3 x 9 Gy or 9 Gy x 3
+    """
+    part = " ".join(text.split())
+    norm = part.lower().replace("×", "x").replace("*", "x")
+    if match := _TOTAL_OVER_N.fullmatch(norm):
+        total, fractions = float(match.group(1)), float(match.group(3))
+    elif match := _N_TIMES_DOSE.fullmatch(norm):
+        fractions, total = float(match.group(1)), float(match.group(1)) * float(match.group(2))
+    elif match := _DOSE_TIMES_N.fullmatch(norm):
+        fractions, total = float(match.group(2)), float(match.group(1)) * float(match.group(2))
+    else:
+        raise ValueError(f"{part!r} is not a schedule — write it like {SCHEDULE_EXAMPLE}")
+    total = round(total, 4)
+    if fractions != int(fractions) or not 1 <= fractions <= 50:
+        raise ValueError(f"{part!r}: the number of fractions must be a whole number from 1 to 50")
+    if not np.isfinite(total) or total <= 0 or total > 100:
+        raise ValueError(f"{part!r}: the total dose must be more than 0 and at most 100 Gy")
+    return total, int(fractions)
 
 
 def parse_schedules(text: str) -> list[tuple[float, int]]:
-    """Read schedules written as 'total/fractions', separated by commas or semicolons.
+    """Several schedules separated by commas, semicolons or new lines (each read by :func:`parse_schedule`).
 
-    >>> parse_schedules("24/1, 27/3; 30 / 5")
-    [(24.0, 1), (27.0, 3), (30.0, 5)]
-    >>> parse_schedules("27x3")
-    Traceback (most recent call last):
-    ...
-    ValueError: '27x3' is not a schedule: write total dose / fractions, e.g. 27/3
+    >>> parse_schedules("24/1, 27 Gy / 3 fx; 3 x 9 Gy")
+    [(24.0, 1), (27.0, 3), (27.0, 3)]
     """
-    schedules: list[tuple[float, int]] = []
-    for part in text.replace(";", ",").split(","):
-        part = part.strip()
-        if not part:
-            continue
-        pieces = [p.strip() for p in part.split("/")]
-        if len(pieces) != 2:
-            raise ValueError(f"{part!r} is not a schedule: write total dose / fractions, e.g. 27/3")
-        try:
-            total, fractions = float(pieces[0].lower().removesuffix("gy").strip()), float(pieces[1])
-        except ValueError:
-            raise ValueError(f"{part!r} is not a schedule: write total dose / fractions, e.g. 27/3") from None
-        if not np.isfinite(total) or total <= 0 or total > 100:
-            raise ValueError(f"{part!r}: the total dose must be more than 0 and at most 100 Gy")
-        if fractions != int(fractions) or not 1 <= fractions <= 50:
-            raise ValueError(f"{part!r}: the number of fractions must be a whole number from 1 to 50")
-        schedules.append((total, int(fractions)))
+    schedules = [parse_schedule(part) for part in re.split(r"[,;\n]", text) if part.strip()]
     if len(schedules) > MAX_SCHEDULES:
         raise ValueError(f"compare at most {MAX_SCHEDULES} schedules at a time")
     return schedules

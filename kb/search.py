@@ -43,7 +43,6 @@ from bisect import bisect_left
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Sequence
-from urllib.parse import quote
 
 import numpy as np
 import pandas as pd
@@ -53,6 +52,8 @@ from rapidfuzz import process
 from rapidfuzz.distance import OSA
 
 from kb.config import DATA_DIR
+from kb.display import inert_markdown
+from kb.links import doi_url, nct_url as trial_url, pubmed_url  # noqa: F401 (one rule for links: kb.links)
 
 # ------------------------------------------------------------------------------------------------ analysis
 # A word: a "3 × 9"-style dose product, or letters/digits joined by hyphens, slashes, dots or apostrophes.
@@ -1296,16 +1297,14 @@ def highlight_spans(text: str, terms: Iterable[str], synonyms: Synonyms | None =
     return spans
 
 
-_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:&=\"'^])")
-
-
 def escape_markdown(text: str) -> str:
-    r"""Escape every character Markdown (and Streamlit's LaTeX/HTML handling) could interpret; newlines → spaces.
+    r"""Stored text as inert Markdown (kb.display.inert_markdown: no emphasis, HTML, links or icons); newlines →
+    spaces.
 
-    >>> print(escape_markdown("<b>x</b> [a](javascript:1)"))
-    \<b\>x\</b\> \[a\]\(javascript\:1\)
+    >>> print(escape_markdown("<b>x</b> [a](b)"))
+    \<b\>x\</b\> \[a\]\(b\)
     """
-    return _MD_SPECIAL.sub(r"\\\1", re.sub(r"\s", " ", str(text)))
+    return inert_markdown(text)
 
 
 def markdown_highlight(text: str, spans: Sequence[tuple[int, int]]) -> str:
@@ -1343,26 +1342,6 @@ def format_citation(record: dict[str, Any]) -> str:
         where += f":{pages}"
     bits = [b for b in (authors.rstrip("."), title, where) if b]
     return ". ".join(bits) + "." if bits else ""
-
-
-def doi_url(doi: str | None) -> str | None:
-    """https://doi.org/<doi> with the DOI percent-encoded (safe inside a Markdown link).
-
-    >>> doi_url("10.1016/S1470-2045(17)30441-2")
-    'https://doi.org/10.1016/S1470-2045%2817%2930441-2'
-    """
-    doi = _text(doi)
-    return "https://doi.org/" + quote(doi, safe="/.-;:") if doi.startswith("10.") else None
-
-
-def pubmed_url(pmid: str | None) -> str | None:
-    pmid = _text(pmid)
-    return f"https://pubmed.ncbi.nlm.nih.gov/{pmid}/" if pmid.isdigit() else None
-
-
-def trial_url(nct_id: str | None) -> str | None:
-    nct_id = _text(nct_id)
-    return f"https://clinicaltrials.gov/study/{nct_id}" if re.fullmatch(r"NCT\d{8}", nct_id) else None
 
 
 # ------------------------------------------------------------------------------------------------ loading from the KB
@@ -1496,15 +1475,23 @@ def hit_view(hit: Hit, synonyms: Synonyms | None = None) -> dict[str, Any]:
     }
 
 
-VIEW_COLUMNS = ("source_id", "score", "first_author", "year", "title", "journal", "pub_type", "study", "doi",
-                "pmid", "verification", "citation")
+# The search CSV: what a reader wants to keep of each result, in words (the ranking score stays internal).
+VIEW_COLUMNS = {"citation": "Citation", "first_author": "First author", "year": "Year", "title": "Title",
+                "journal": "Journal", "pub_type": "Publication type", "study": "Studies in the KB", "doi": "DOI",
+                "pmid": "PubMed ID", "verification": "Verification"}
 
 
 def views_frame(views: Sequence[dict[str, Any]]) -> pd.DataFrame:
-    """The results exactly as listed (rank order), as plain text for the CSV download."""
+    """The results exactly as listed (rank order), as plain text for the CSV download, with column names in words.
+
+    >>> frame = views_frame([{"first_author": "Brown PD", "year": 2016, "pub_type": "randomized_trial", "score": 9}])
+    >>> frame.columns.tolist()[:4], "score" in " ".join(frame.columns).lower()
+    (['Rank', 'Citation', 'First author', 'Year'], False)
+    """
     frame = pd.DataFrame([{k: v.get(k) for k in VIEW_COLUMNS} for v in views], columns=list(VIEW_COLUMNS))
+    frame["pub_type"] = frame["pub_type"].map(lambda t: t.replace("_", " ") if isinstance(t, str) else t)
     frame.insert(0, "rank", range(1, len(frame) + 1))
-    return frame
+    return frame.rename(columns={"rank": "Rank", **VIEW_COLUMNS})
 
 
 # ------------------------------------------------------------------------------------------------ command line

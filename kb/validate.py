@@ -89,7 +89,12 @@ class Problem:
         return f"{where}: {self.message}"
 
 
-def label(column: str) -> str:
+def label(column: str, table: str | None = None) -> str:
+    """A column in words for messages and forms ('total dose (Gy)'); the words live in kb.field_words."""
+    from kb import field_words
+
+    if field_words.WORDS.get(column) or (table and field_words.WORDS.get(f"{table}.{column}")):
+        return field_words.label(column, table)
     return LABELS.get(column, column.replace("_", " "))
 
 

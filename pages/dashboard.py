@@ -72,8 +72,7 @@ with st.expander("The numbers behind the charts"):
     table = (pd.concat([by_histology.assign(facet="Histology"), by_setting.assign(facet="Setting")])
              [["facet", "label", "studies"]].rename(columns={"facet": "Facet", "label": "Value",
                                                             "studies": "Studies"}))
-    st.dataframe(table, hide_index=True, width="stretch")
-    widgets.download_csv(table, "brainmets_evidence_counts.csv", key="dash_csv")
+    widgets.table(table, "dash_table", csv_name="brainmets_evidence_counts.csv")
     st.markdown("Open the explorer for a histology:")
     cols = st.columns(4)
     for i, row in enumerate(by_histology.itertuples(index=False)):

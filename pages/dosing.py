@@ -3,8 +3,9 @@ normal-brain dose–volume limits. BED and EQD2 are always computed by kb.radiob
 
 import streamlit as st
 
-from kb.queries import DOSE_CATEGORIES, doi_url, pubmed_url
-from kb.radiobiology import compare_schedules, format_schedules, parse_schedules
+from kb.links import doi_url, pubmed_url
+from kb.queries import DOSE_CATEGORIES
+from kb.radiobiology import SCHEDULE_EXAMPLE, compare_schedules, format_schedules, parse_schedules
 from ui import cache, gaps, routing, widgets
 
 routing.ensure_routed()  # first request after a server start may arrive here without app.py
@@ -13,9 +14,8 @@ con = cache.connection()
 facets = cache.evidence_facets(con)
 TREATMENT = {k: v for k, v in DOSE_CATEGORIES.items() if k != "normal_tissue"}
 DEFAULT_SCHEDULES = "24/1, 27/3, 30/5, 30/10"
-SOURCE_COLUMNS = {"doi_link": "DOI", "pubmed": "PubMed", "verification": "Verification"}
-LINKS = {"DOI": st.column_config.LinkColumn(display_text=r"https://doi\.org/(.*)"),
-         "PubMed": st.column_config.LinkColumn(display_text=r".*/(\d+)/")}
+SOURCE_COLUMNS = {"citation": "Source", "read_in": "Read in", "doi_link": "DOI", "pubmed": "PubMed",
+                  "verification": "Verification"}
 
 st.title("Dosing and fractionation")
 st.caption("Prescribed schedules from the trials and guidelines in the KB. BED and EQD2 are computed from the dose "
@@ -52,14 +52,16 @@ if schedules.empty:
 else:
     widgets.verification_caption(schedules["verification"], "schedules shown")
     shown = schedules.assign(doi_link=schedules["doi"].map(doi_url), pubmed=schedules["pmid"].map(pubmed_url))[
-        ["schedule", "category_label", "setting", "size_range", "dose_per_fraction_gy", "alpha_beta_gy", "bed_gy",
-         "eqd2_gy", "description", "study", "doi_link", "pubmed", "verification"]].rename(columns={
+        ["schedule", "size_range", "category_label", "setting", "dose_per_fraction_gy", "alpha_beta_gy", "bed_gy",
+         "eqd2_gy", "description", "study", *SOURCE_COLUMNS]].rename(columns={
             "schedule": "Schedule", "category_label": "Type", "setting": "Setting", "size_range": "Lesion size",
             "dose_per_fraction_gy": "Dose per fraction (Gy)", "alpha_beta_gy": "α/β (Gy)",
             "bed_gy": "BED (Gy, computed)", "eqd2_gy": "EQD2 (Gy, computed)", "description": "Description",
             "study": "Study", **SOURCE_COLUMNS})
-    st.dataframe(shown, hide_index=True, width="stretch", column_config=LINKS)
-    widgets.download_csv(shown, "brainmets_dose_schedules.csv", key="do_csv")
+    widgets.table(shown, "do_table", ["Schedule", "Lesion size", "Type", "Study", "Source", "Read in"],
+                  csv_name="brainmets_dose_schedules.csv",
+                  column_config={"Schedule": st.column_config.TextColumn(width=110)})
+    st.caption("Study: the trial a schedule comes from, where the KB links one; Source: the paper it was read in.")
 
     specs = cache.dose_charts(con, tuple(categories), tuple(settings), diameter or None, volume or None,
                               tuple(verification))
@@ -70,12 +72,13 @@ else:
             if specs[size]:
                 st.vega_lite_chart(spec=specs[size], width="stretch")
             else:
-                st.caption(f"None of these schedules states a {unit} range.")
+                st.caption(f"No schedule here states a {unit} range.")
 
 # ------------------------------------------------------------------------------------------------ calculator
 st.subheader("BED and EQD2 calculator")
-st.caption("Write schedules as total dose / fractions, separated by commas. α/β 10 Gy is the usual value for "
-           "tumour, 2 Gy for late effects in normal brain.")
+st.caption(f"Write each schedule as total dose over fractions or fractions times dose — {SCHEDULE_EXAMPLE} — and "
+           "separate them with commas. α/β 10 Gy is the usual value for tumour, 2 Gy for late effects in normal "
+           "brain.")
 c1, c2, c3 = st.columns([3, 1, 1])
 text = c1.text_input("Schedules to compare", value=widgets.param_text("calc") or DEFAULT_SCHEDULES, key="do_calc",
                      max_chars=200)
@@ -86,13 +89,13 @@ ab_normal = c3.number_input("α/β normal brain (Gy)", 0.5, 30.0, widgets.param_
 try:
     parsed = parse_schedules(text)
 except ValueError as exc:
-    st.error(f"{exc}. Example: 24/1, 27/3, 30/5.", icon=":material/error:")
+    st.error(widgets.escape(f"{exc}."), icon=":material/error:")
     parsed = None
 else:
     widgets.sync_params(calc=None if format_schedules(parsed) == DEFAULT_SCHEDULES else format_schedules(parsed),
                         ab=None if ab_tumour == 10.0 else ab_tumour, ab_normal=None if ab_normal == 2.0 else ab_normal)
 if parsed == []:
-    widgets.empty_state("No schedule to compare — write at least one, e.g. 27/3.")
+    widgets.empty_state("No schedule to compare — write at least one, e.g. 27 Gy / 3 fx.")
 elif parsed:
     compared = compare_schedules(parsed, ab_tumour, ab_normal)
     shown_calc = compared.rename(columns={
@@ -101,8 +104,10 @@ elif parsed:
         "eqd2_tumour_gy": f"EQD2 tumour, α/β {ab_tumour:g} (Gy)",
         "bed_normal_gy": f"BED normal brain, α/β {ab_normal:g} (Gy)",
         "eqd2_normal_gy": f"EQD2 normal brain, α/β {ab_normal:g} (Gy)"})
-    st.dataframe(shown_calc, hide_index=True, width="stretch")
-    widgets.download_csv(shown_calc, "brainmets_bed_comparison.csv", key="do_calc_csv")
+    widgets.table(shown_calc, "do_calc", ["Schedule", f"BED tumour, α/β {ab_tumour:g} (Gy)",
+                                          f"BED normal brain, α/β {ab_normal:g} (Gy)"],
+                  csv_name="brainmets_bed_comparison.csv",
+                  column_config={"Schedule": st.column_config.TextColumn(width=110)})
     st.vega_lite_chart(spec=cache.bed_chart(tuple(parsed), ab_tumour, ab_normal), width="stretch")
 
 # ------------------------------------------------------------------------------------------------ normal brain
@@ -114,13 +119,18 @@ if limits.empty:
 else:
     widgets.verification_caption(limits["verification"], "limits shown")
     shown_limits = limits.assign(doi_link=limits["doi"].map(doi_url), pubmed=limits["pmid"].map(pubmed_url))[
-        ["dose_volume_metric", "volume_limit_cc", "reported_risk_pct", "risk_endpoint", "schedule", "setting",
-         "size_range", "description", "doi_link", "pubmed", "verification"]].rename(columns={
+        ["reported_risk_pct", "risk_endpoint", "size_range", "schedule", "dose_volume_metric", "volume_limit_cc",
+         "setting",
+         "description", "study", *SOURCE_COLUMNS]].rename(columns={
             "dose_volume_metric": "Metric", "volume_limit_cc": "Volume limit (cc)",
             "reported_risk_pct": "Reported risk (%)", "risk_endpoint": "Risk of", "schedule": "Schedule",
-            "setting": "Setting", "size_range": "Lesion size", "description": "Description", **SOURCE_COLUMNS})
-    st.dataframe(shown_limits, hide_index=True, width="stretch", column_config=LINKS)
-    widgets.download_csv(shown_limits, "brainmets_normal_brain_limits.csv", key="do_limits_csv")
+            "setting": "Setting", "size_range": "Lesion size", "description": "Description", "study": "Study",
+            **SOURCE_COLUMNS})
+    widgets.table(shown_limits, "do_limits", ["Reported risk (%)", "Risk of", "Lesion size", "Schedule", "Metric",
+                                              "Volume limit (cc)", "Source", "Read in"],
+                  csv_name="brainmets_normal_brain_limits.csv",
+                  column_config={"Reported risk (%)": st.column_config.NumberColumn(width=90),
+                                 "Risk of": st.column_config.TextColumn(width=220)})
 
 gaps.uncurated_note(con, "dosing")  # papers on the topic without curated figures
 widgets.footer(cache.release_info(con))

@@ -153,17 +153,17 @@ def root_fields(kind: str, values: dict[str, str], key: str, creating: bool) -> 
         wkey = key + ":" + kind + ":" + f.name
         with (st.container() if f.long else where):
             if f.key and not creating:
-                out[f.name] = st.text_input(label, value=value, disabled=True, key=wkey)
+                out[f.name] = st.text_input(label, value=value, disabled=True, key=wkey, help=f.help)
             elif f.choices is not None:
                 options = [""] + list(f.choices)
                 if value not in options:
                     options.append(value)
-                out[f.name] = st.selectbox(label, options, index=options.index(value), key=wkey,
-                                           format_func=lambda v: v if v else "(empty)")
+                out[f.name] = st.selectbox(label, options, index=options.index(value), key=wkey, help=f.help,
+                                           format_func=f.choice_label)
             elif f.long:
-                out[f.name] = st.text_area(label, value=value, key=wkey, height=80)
+                out[f.name] = st.text_area(label, value=value, key=wkey, height=80, help=f.help)
             else:
-                out[f.name] = st.text_input(label, value=value, key=wkey)
+                out[f.name] = st.text_input(label, value=value, key=wkey, help=f.help)
             field_errors(key, kind, f.name)
     return out
 
@@ -177,8 +177,10 @@ def child_editor(table: str, rows: list[dict[str, str]], key: str) -> list[dict[
     specs = {f.name: f for f in edits.field_specs(con, table)}
     columns = [c for c in specs if c != "study_id"]
     frame = pd.DataFrame([{c: r.get(c, "") for c in columns} for r in rows], columns=columns, dtype=object)
-    config = {c: (st.column_config.SelectboxColumn(specs[c].label, options=list(specs[c].choices))
-                  if specs[c].choices else st.column_config.TextColumn(specs[c].label)) for c in columns}
+    config = {c: (st.column_config.SelectboxColumn(specs[c].label, options=list(specs[c].choices), help=specs[c].help,
+                                                   format_func=specs[c].choice_label)
+                  if specs[c].choices else st.column_config.TextColumn(specs[c].label, help=specs[c].help))
+              for c in columns}
     st.markdown(f"**{CHILD_TITLES[table]}**")
     edited = st.data_editor(frame, num_rows="dynamic", column_config=config, hide_index=True, width="stretch",
                             key=key + ":" + table)
@@ -202,10 +204,12 @@ def record_form(kind: str, record_id: str | None, creating: bool) -> None:
         version_now = edits.version(con, kind, record_id)
         opened = state["opened"].setdefault(f"{kind}:{record_id}", version_now)
         current = edits.as_form(loaded)
-        st.caption(f"Version {opened} · {edits.KINDS[kind][0]} {widgets.escape(record_id)}")
+        changes = ("as released — no accepted change yet" if opened == 0
+                   else f"{widgets.plural(opened, 'accepted change')} since the release")
+        st.caption(f"{edits.KINDS[kind][0].capitalize()} {widgets.escape(record_id)} · {changes}")
         if version_now != opened:
-            st.warning(f"Another editor's change to this record was accepted after you opened it (now version "
-                       f"{version_now}). Saving will be refused; reload to start from the current version.")
+            st.warning("Another editor's change to this record was accepted after you opened it. Saving will be "
+                       "refused; reload to start from the record as it is now.")
     if state["problems"].get(key):
         st.error(f"Not saved — {len(state['problems'][key])} problem(s) to fix; each is shown under its field.",
                  icon=":material/error:")
@@ -216,8 +220,9 @@ def record_form(kind: str, record_id: str | None, creating: bool) -> None:
                 raw[child] = child_editor(child, current.get(child, []), key)
             for child, col, title in (("study_histologies", "histology_id", "Histologies"),
                                       ("study_settings", "setting_id", "Settings")):
-                choices = [f.choices for f in edits.field_specs(con, child) if f.name == col][0] or ()
-                chosen = st.multiselect(title, list(choices),
+                spec = next(f for f in edits.field_specs(con, child) if f.name == col)
+                choices = spec.choices or ()
+                chosen = st.multiselect(title, list(choices), format_func=spec.choice_label, help=spec.help,
                                         default=[r[col] for r in current.get(child, []) if r[col] in choices],
                                         key=key + ":" + child)
                 raw[child] = [{col: c} for c in chosen]

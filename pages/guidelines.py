@@ -3,7 +3,8 @@
 import streamlit as st
 
 from kb import charts
-from kb.queries import doi_url, pubmed_url
+from kb.display import words
+from kb.links import doi_url, pubmed_url
 from ui import cache, gaps, routing, widgets
 
 routing.ensure_routed()  # first request after a server start may arrive here without app.py
@@ -12,8 +13,6 @@ con = cache.connection()
 facets = cache.evidence_facets(con)
 bodies = cache.guideline_bodies(con)
 topics = facets["topics"]
-LINKS = {"DOI": st.column_config.LinkColumn(display_text=r"https://doi\.org/(.*)"),
-         "PubMed": st.column_config.LinkColumn(display_text=r".*/(\d+)/")}
 
 st.title("Guidelines")
 st.caption("Recommendations of guidelines and consensus statements, in our own words, with the strength in each "
@@ -52,15 +51,16 @@ else:
 
     shown = recs.assign(strength=recs["strength"].fillna("not graded"), doi_link=recs["doi"].map(doi_url),
                         pubmed=recs["pmid"].map(pubmed_url))[
-        ["topic", "body_short", "guideline", "year", "population", "recommendation", "strength", "evidence_quality",
-         "doi_link", "pubmed", "verification"]].rename(columns={
+        ["body_short", "recommendation", "strength", "topic", "guideline", "year", "population", "evidence_quality",
+         "read_in", "doi_link", "pubmed", "verification"]].rename(columns={
             "topic": "Topic", "body_short": "Body", "guideline": "Guideline", "year": "Year",
             "population": "Population", "recommendation": "Recommendation (our words)", "strength": "Strength",
-            "evidence_quality": "Evidence quality", "doi_link": "DOI", "pubmed": "PubMed",
+            "evidence_quality": "Evidence quality", "read_in": "Read in", "doi_link": "DOI", "pubmed": "PubMed",
             "verification": "Verification"})
-    st.dataframe(shown, hide_index=True, width="stretch",
-                 column_config={"Year": st.column_config.NumberColumn(format="%d"), **LINKS})
-    widgets.download_csv(shown, "brainmets_recommendations.csv", key="gl_csv")
+    widgets.table(shown, "gl_table", ["Body", "Recommendation (our words)", "Strength", "Topic", "Year", "Read in"],
+                  csv_name="brainmets_recommendations.csv",
+                  column_config={"Year": st.column_config.NumberColumn(format="%d", width="small"),
+                                 "Body": st.column_config.TextColumn(width=120)})
 
     # -------------------------------------------------------------------------------------------- side by side
     st.subheader("Compare bodies on one topic")
@@ -78,20 +78,22 @@ else:
     widgets.sync_params(compare=topic)
     on_topic = recs[recs["topic_id"] == topic]
     body_names = list(dict.fromkeys(on_topic["body"]))
-    st.caption(f"{len(on_topic)} recommendations from {len(body_names)} bodies on "
-               f"“{topics.get(topic, topic)}”.")
+    st.caption(f"{widgets.plural(len(on_topic), 'recommendation')} from "
+               f"{widgets.plural(len(body_names), 'body', 'bodies')} on “{topics.get(topic, topic)}”.")
     for start in range(0, len(body_names), 3):
         columns = st.columns(3)
         for column, body in zip(columns, body_names[start:start + 3]):
             with column.container(border=True):
                 st.markdown(f"**{widgets.escape(bodies.get(body, body))}**")
                 for row in on_topic[on_topic["body"] == body].itertuples(index=False):
-                    st.caption(f"{widgets.escape(row.guideline)} ({row.year}) · strength: "
-                               f"{widgets.escape(row.strength if widgets.present(row.strength) else 'not graded')}"
+                    st.caption(f"{widgets.escape(row.guideline)} ({widgets.escape(words(row.year, '{:g}'))}) · "
+                               f"strength: {widgets.escape(words(row.strength, '{}', 'not graded'))}"
                                f" · {widgets.badge(row.verification)}")
                     if widgets.present(row.population):
                         st.caption("For: " + widgets.escape(row.population))
-                    st.text(row.recommendation)
+                    st.markdown(widgets.escape(row.recommendation))
+                    if row.read_in:
+                        st.caption(f"[Where this was read](<{row.read_in}>)")
 
 gaps.uncurated_note(con, "guidelines")  # papers on the topic without curated figures
 widgets.footer(cache.release_info(con))

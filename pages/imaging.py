@@ -3,7 +3,7 @@
 import streamlit as st
 
 from kb import charts
-from kb.queries import doi_url, pubmed_url
+from kb.links import doi_url, pubmed_url
 from ui import cache, gaps, routing, widgets
 
 routing.ensure_routed()  # first request after a server start may arrive here without app.py
@@ -41,7 +41,7 @@ else:
     accuracy = charts.accuracy_data(rows)
     st.markdown(f"**Sensitivity and specificity** — {len(accuracy)} of {len(rows)} findings report both")
     if accuracy.empty:
-        st.caption("None of the findings shown reports both sensitivity and specificity.")
+        st.caption("No finding shown reports both sensitivity and specificity.")
     else:
         st.vega_lite_chart(spec=cache.imaging_chart(con, tuple(chosen_purposes), tuple(chosen_kinds),
                                                     tuple(verification)), width="stretch")
@@ -49,16 +49,18 @@ else:
                    "population, so read them before comparing.")
 
     shown = rows.assign(doi_link=rows["doi"].map(doi_url), pubmed=rows["pmid"].map(pubmed_url))[
-        ["purpose_label", "modality", "kind", "parameter", "sensitivity_pct", "specificity_pct", "auc", "n_patients",
-         "n_lesions", "design", "summary", "citation", "doi_link", "pubmed", "verification"]].rename(columns={
-            "purpose_label": "Purpose", "modality": "Modality", "kind": "Kind", "parameter": "Parameter",
-            "sensitivity_pct": "Sensitivity (%)", "specificity_pct": "Specificity (%)", "auc": "AUC",
-            "n_patients": "Patients", "n_lesions": "Lesions", "design": "Design", "summary": "Summary (our words)",
-            "citation": "Source", "doi_link": "DOI", "pubmed": "PubMed", "verification": "Verification"})
-    st.dataframe(shown, hide_index=True, width="stretch", column_config={
-        "DOI": st.column_config.LinkColumn(display_text=r"https://doi\.org/(.*)"),
-        "PubMed": st.column_config.LinkColumn(display_text=r".*/(\d+)/")})
-    widgets.download_csv(shown, "brainmets_imaging.csv", key="im_csv")
+        ["modality", "sensitivity_pct", "specificity_pct", "auc", "purpose_label", "kind", "parameter", "n_patients",
+         "n_lesions", "design", "summary", "citation", "read_in", "doi_link", "pubmed", "verification"]].rename(
+        columns={"purpose_label": "Purpose", "modality": "Modality", "kind": "Kind", "parameter": "Parameter",
+                 "sensitivity_pct": "Sensitivity (%)", "specificity_pct": "Specificity (%)", "auc": "AUC",
+                 "n_patients": "Patients", "n_lesions": "Lesions", "design": "Design",
+                 "summary": "Summary (our words)", "citation": "Source", "read_in": "Read in", "doi_link": "DOI",
+                 "pubmed": "PubMed", "verification": "Verification"})
+    widgets.table(shown, "im_table", ["Modality", "Sensitivity (%)", "Specificity (%)", "Purpose", "Source",
+                                      "Read in"], csv_name="brainmets_imaging.csv",
+                  column_config={"Modality": st.column_config.TextColumn(width=120),
+                                 "Patients": st.column_config.NumberColumn(format="%d"),
+                                 "Lesions": st.column_config.NumberColumn(format="%d")})
 
 gaps.uncurated_note(con, "imaging")  # papers on the topic without curated figures
 widgets.footer(cache.release_info(con))

@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from kb.queries import doi_url, pubmed_url
+from kb.links import doi_url, pubmed_url
 from ui import cache, routing, widgets
 
 routing.ensure_routed()  # first request after a server start may arrive here without app.py
@@ -32,15 +32,16 @@ st.markdown(f"**{len(rows)}** of {cache.table_counts(con)['sources']} sources")
 if rows.empty:
     widgets.empty_state("No source matches — clear the text filter or widen the year range.")
 else:
-    shown = rows.assign(doi_link=rows["doi"].map(doi_url), pubmed=rows["pmid"].map(pubmed_url))[
-        ["ref_number", "first_author", "year", "title", "journal", "pub_type", "doi_link", "pubmed", "verification",
-         "note"]]
-    st.dataframe(shown, hide_index=True, width="stretch", column_config={
-        "ref_number": st.column_config.NumberColumn("Ref", format="%d", width="small"),
-        "first_author": "First author", "year": st.column_config.NumberColumn("Year", format="%d"),
-        "doi_link": st.column_config.LinkColumn("DOI", display_text=r"https://doi\.org/(.*)"),
-        "pubmed": st.column_config.LinkColumn("PubMed", display_text=r".*/(\d+)/"),
-        "pub_type": "Type", "verification": "Verification", "note": "Note"})
-    widgets.download_csv(rows, "brainmets_sources.csv")
+    shown = rows.assign(doi_link=rows["doi"].map(doi_url), pubmed=rows["pmid"].map(pubmed_url),
+                        pub_type=rows["pub_type"].map(facets["pub_types"]).fillna(rows["pub_type"]))[
+        ["ref_number", "first_author", "year", "title", "authors", "journal", "pub_type", "doi_link", "pubmed",
+         "verification", "note"]].rename(columns={"ref_number": "Ref", "first_author": "First author", "year": "Year",
+                                  "authors": "Authors",
+                                  "title": "Title", "journal": "Journal", "pub_type": "Type", "doi_link": "DOI",
+                                  "pubmed": "PubMed", "verification": "Verification", "note": "Note"})
+    widgets.table(shown, "so_table", essentials=["First author", "Year", "Title", "DOI", "PubMed"],
+                  csv_name="brainmets_sources.csv", column_config={
+                      "Ref": st.column_config.NumberColumn(format="%d", width="small"),
+                      "Year": st.column_config.NumberColumn(format="%d", width="small")})
 
 widgets.footer(cache.release_info(con))

@@ -2,7 +2,8 @@
 
 import streamlit as st
 
-from kb.queries import doi_url, pubmed_url
+from kb.display import words
+from kb.links import doi_url, pubmed_url
 from ui import cache, gaps, routing, widgets
 
 routing.ensure_routed()  # first request after a server start may arrive here without app.py
@@ -10,12 +11,6 @@ routing.ensure_routed()  # first request after a server start may arrive here wi
 con = cache.connection()
 facets = cache.evidence_facets(con)
 LEAD_DRUG = "trastuzumab_emtansine"
-LINKS = {"DOI": st.column_config.LinkColumn(display_text=r"https://doi\.org/(.*)"),
-         "PubMed": st.column_config.LinkColumn(display_text=r".*/(\d+)/")}
-
-
-def dash(value) -> str:
-    return "—" if not widgets.present(value) else f"{value:g}"
 
 
 st.title("Drug–SRS toxicity")
@@ -29,12 +24,17 @@ if not lead.empty:
         st.markdown("**Lead example: trastuzumab emtansine (T-DM1) and radionecrosis**")
         for row in lead.itertuples(index=False):
             c1, c2, c3 = st.columns([1, 1, 3])
-            c1.metric(f"{row.toxicity_name} with T-DM1", f"{dash(row.rate_with_drug_pct)}%")
-            c2.metric("without T-DM1", f"{dash(row.rate_without_drug_pct)}%")
-            c3.text(row.finding)
-            c3.caption(f"{row.citation} · n = {dash(row.n_total)} {widgets.escape(row.unit_of_analysis or '')} · "
-                       f"timing window: {widgets.escape(row.concurrency_window or 'not stated in the source')} · "
-                       f"evidence level {row.evidence_level} · {widgets.badge(row.verification)}")
+            c1.metric("With T-DM1", words(row.rate_with_drug_pct, "{:g}%"), help=row.toxicity_name)
+            c2.metric("Without T-DM1", words(row.rate_without_drug_pct, "{:g}%"), help=row.toxicity_name)
+            c3.markdown(f"**{widgets.escape(row.toxicity_name)}**")
+            c3.markdown(widgets.escape(row.finding))
+            c3.caption(f"{widgets.escape(row.citation)} · n = {widgets.escape(words(row.n_total, '{:g}'))} "
+                       f"{widgets.escape(words(row.unit_of_analysis, '{}', ''))} · timing window: "
+                       f"{widgets.escape(words(row.concurrency_window, '{}', 'not stated in the source'))} · "
+                       f"evidence level {widgets.escape(words(row.evidence_level, '{:g}'))} · "
+                       f"{widgets.badge(row.verification)}")
+            if row.read_in:
+                c3.markdown(f"[Where this was read](<{row.read_in}>)")
 
 # ------------------------------------------------------------------------------------------------ filters
 drug_options = dict(sorted(facets["drugs"].items(), key=lambda kv: kv[1].lower()))
@@ -48,7 +48,9 @@ with st.container(border=True):
     classes = c2.multiselect("Drug class", list(facets["drug_classes"]), format_func=facets["drug_classes"].get,
                              key="tx_class", default=widgets.param_list("drug_class", list(facets["drug_classes"])))
     drugs = c3.multiselect("Drug", list(drug_options), format_func=drug_options.get, key="tx_drug",
-                           default=widgets.param_list("drug", list(drug_options)))
+                           default=widgets.param_names("drug", facets["drug_lookup"], list(drug_options)),
+                           help="Type a generic name, a brand or an abbreviation (T-DM1, Kadcyla, T-DXd, "
+                                "Enhertu, dabrafenib…).")
     toxicities = c4.multiselect("Toxicity", list(facets["toxicities"]), format_func=facets["toxicities"].get,
                                 key="tx_toxicity", default=widgets.param_list("toxicity", list(facets["toxicities"])))
     c1, c2, _ = st.columns([1, 2, 1])
@@ -80,7 +82,7 @@ else:
     if specs["rates"]:
         st.vega_lite_chart(spec=specs["rates"], width="stretch")
     else:
-        st.caption("None of these signals reports a rate.")
+        st.caption("No signal here reports a rate.")
     if specs["effects"]:
         st.markdown("**Effect measures with 95% CI** (with vs without the drug; log scale)")
         st.vega_lite_chart(spec=specs["effects"], width="stretch")
@@ -93,16 +95,19 @@ else:
                                                              if widgets.present(r.effect_ci_low) else "")
                 if widgets.present(r.effect_value) else None for r in signals.itertuples(index=False)],
         doi_link=signals["doi"].map(doi_url), pubmed=signals["pmid"].map(pubmed_url))[
-        ["drug_label", "drug_class_label", "histology", "toxicity_name", "rate_with_drug_pct", "rate_without_drug_pct",
-         "n_total", "unit_of_analysis", "effect", "p_value", "window", "finding", "evidence_level", "citation",
-         "doi_link", "pubmed", "verification"]].rename(columns={
+        ["drug_label", "toxicity_name", "rate_with_drug_pct", "rate_without_drug_pct", "effect", "n_total",
+         "unit_of_analysis", "drug_class_label", "histology", "p_value", "window", "finding", "evidence_level",
+         "citation", "read_in", "doi_link", "pubmed", "verification"]].rename(columns={
             "drug_label": "Drug", "drug_class_label": "Class", "histology": "Histology", "toxicity_name": "Toxicity",
             "rate_with_drug_pct": "With drug (%)", "rate_without_drug_pct": "Without drug (%)", "n_total": "n",
             "unit_of_analysis": "Unit", "effect": "Effect", "p_value": "p", "window": "Timing window",
-            "finding": "Finding", "evidence_level": "Evidence level", "citation": "Source", "doi_link": "DOI",
-            "pubmed": "PubMed", "verification": "Verification"})
-    st.dataframe(shown, hide_index=True, width="stretch", column_config=LINKS)
-    widgets.download_csv(shown, "brainmets_drug_srs_toxicity.csv", key="tx_csv")
+            "finding": "Finding", "evidence_level": "Evidence level", "citation": "Source", "read_in": "Read in",
+            "doi_link": "DOI", "pubmed": "PubMed", "verification": "Verification"})
+    widgets.table(shown, "tx_table", ["Drug", "Toxicity", "With drug (%)", "Without drug (%)", "Effect",
+                                      "Timing window", "Source", "Read in"],
+                  csv_name="brainmets_drug_srs_toxicity.csv",
+                  column_config={"Drug": st.column_config.TextColumn(width=130),
+                                 "n": st.column_config.NumberColumn(format="%d")})
 
     # -------------------------------------------------------------------------------------------- guidance
     st.subheader("Sequencing guidance")
@@ -111,15 +116,17 @@ else:
     guidance = (signals.assign(window=signals["concurrency_window"].fillna("not stated in the source"))
                 .dropna(subset=["sequencing_guidance"])
                 .drop_duplicates(subset=["drug_label", "sequencing_guidance"])
-                [["drug_label", "sequencing_guidance", "evidence_level", "window", "citation", "verification"]]
+                [["drug_label", "sequencing_guidance", "evidence_level", "window", "citation", "read_in",
+                  "verification"]]
                 .rename(columns={"drug_label": "Drug", "sequencing_guidance": "Guidance",
                                  "evidence_level": "Evidence level", "window": "Timing window",
-                                 "citation": "Source", "verification": "Verification"}))
+                                 "citation": "Source", "read_in": "Read in", "verification": "Verification"}))
     if guidance.empty:
         st.caption("No sequencing guidance is recorded for these signals.")
     else:
-        st.dataframe(guidance, hide_index=True, width="stretch")
-        widgets.download_csv(guidance, "brainmets_sequencing_guidance.csv", key="tx_guidance_csv")
+        widgets.table(guidance, "tx_guidance", ["Drug", "Guidance", "Evidence level", "Read in"],
+                      csv_name="brainmets_sequencing_guidance.csv",
+                      column_config={"Drug": st.column_config.TextColumn(width=130)})
 
 gaps.uncurated_note(con, "drug_toxicity", drugs, classes)  # papers on the topic without figures
 widgets.footer(cache.release_info(con))

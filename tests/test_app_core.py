@@ -55,7 +55,7 @@ def test_text_filter_finds_brown_2016_n0574(sources_page):
     at.text_input[0].input("Brown 2016 cognitive").run()
     table = at.dataframe[0].value
     assert shown_count(at) >= 1
-    assert (table["ref_number"] == 28).any()
+    assert (table["Ref"] == 28).any()
 
 
 def test_deep_link_restores_filters(built_db, con):

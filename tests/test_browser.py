@@ -1,7 +1,11 @@
 """Real browser: Playwright drives Debian's chromium against `streamlit run app.py` on a free port.
 
-Every page is visited, one filter applied and its visible result checked; a screenshot per page is saved at
-1440×900 and 390×844 into tests/artifacts/. Any Streamlit exception box or browser console error fails the test.
+Every page is visited at 1440×900 and 390×844, one filter applied and its visible result checked; then the page is
+*looked at* (tests/browser_look.py): any visible "nan"/"None" or raw badge/icon markup in the page, its tables (read
+from what the canvas draws) or its charts, any link to …/nan, any chart narrower than 90% of its column or cut off,
+and on the phone any sideways scrolling of the page fails the test. On the desktop every table's "All columns"
+switch is turned on first, so hidden columns are looked at too. Screenshots (the first screen, and the whole page
+as ``*_full.png``) go to tests/artifacts/. Any Streamlit exception box or browser console error fails the test.
 Without /usr/bin/chromium the tests skip (install it with `apt-get install chromium`); in CI (env CI set) they fail.
 """
 
@@ -18,6 +22,8 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+
+import browser_look
 
 ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
@@ -128,6 +134,7 @@ class Visit:
 
     def __init__(self, browser, app_url: str, width: int, height: int):
         self.context = browser.new_context(viewport={"width": width, "height": height})
+        self.context.add_init_script(browser_look.RECORD_CANVAS_TEXT)
         self.page = self.context.new_page()
         self.page.set_default_timeout(TIMEOUT_MS)
         self.app_url = app_url
@@ -137,8 +144,16 @@ class Visit:
         self.page.on("pageerror", lambda exc: self.errors.append(str(exc)))
 
     def open(self, path: str) -> None:
+        """Go to ``path`` and wait for the run to finish; on a loaded machine the first load can stall, so a
+        page that never draws its app is loaded once more before the test gives up."""
+        from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
         self.page.goto(self.app_url + path)
-        self.settle()
+        try:
+            self.settle()
+        except PlaywrightTimeout:
+            self.page.goto(self.app_url + path)
+            self.settle()
 
     def settle(self) -> None:
         """Wait until the script run is over (Streamlit marks the app root) and nothing is still loading."""
@@ -159,21 +174,25 @@ class Visit:
         self.page.wait_for_url(re.compile(re.escape(url_has)))
         self.settle()
 
-    def multiselect(self, label: str, option: str, url_has: str) -> None:
-        """Pick one option of a multiselect and wait until the filter reaches the URL."""
-        widget = self.page.locator('[data-testid="stMultiSelect"]').filter(has_text=label)
+    def multiselect(self, label: str, typed: str, url_has: str, option=None) -> None:
+        """Type ``typed`` into a multiselect, pick the option it finds (``option``: its name, by default the typed
+        text) and wait until the filter reaches the URL."""
+        widget = self.page.locator('[data-testid="stMultiSelect"]').filter(
+            has=self.page.get_by_text(label, exact=True))
         box = widget.locator("input").first
         box.click()
-        box.fill(option)
-        self.page.get_by_role("option", name=option, exact=True).wait_for()
+        box.fill(typed)
+        self.page.get_by_role("option", name=option or typed, exact=option is None).first.wait_for()
         box.press("Enter")
         self.page.keyboard.press("Escape")
         self.page.wait_for_url(re.compile(re.escape(url_has)))
         self.settle()
 
-    def table_text(self) -> str:
-        """The first table's cells (the grid draws on a canvas; its accessible copy holds the text)."""
-        return self.page.locator('[data-testid="stDataFrame"]').first.text_content() or ""
+    def table_text(self, nth: int = 0) -> str:
+        """Every cell of a table, as " | "-joined text. The grid draws on a canvas; its accessible copy holds the
+        cells in view, so the grid is brought into view and scrolled through (browser_look.SCAN_GRID)."""
+        grid = self.page.locator('[data-testid="stDataFrame"]').nth(nth)
+        return " | ".join(grid.evaluate(browser_look.SCAN_GRID, True))
 
     def check_clean(self) -> None:
         exceptions = self.page.locator('[data-testid="stException"]')
@@ -188,6 +207,15 @@ class Visit:
                            " el.scrollTo(0, 0); window.scrollTo(0, 0); }")
         self.page.wait_for_timeout(300)
         self.page.screenshot(path=str(ARTIFACTS / f"{name}_{width}x{height}.png"))
+
+    def screenshot_full(self, name: str, width: int, height: int) -> None:
+        """The whole page, top to bottom: the window is made as tall as the main area for the shot."""
+        tall = self.page.evaluate("() => (document.querySelector('[data-testid=\"stMain\"]') || document.body)"
+                                  ".scrollHeight")
+        self.page.set_viewport_size({"width": width, "height": min(int(tall) + 40, 16000)})
+        self.page.wait_for_timeout(800)
+        self.page.screenshot(path=str(ARTIFACTS / f"{name}_{width}x{height}_full.png"))
+        self.page.set_viewport_size({"width": width, "height": height})
 
     def close(self) -> None:
         self.context.close()
@@ -204,6 +232,46 @@ def _home(v: Visit) -> None:
     v.open("/")
     body = v.page.inner_text("body")
     assert "BrainMets KB" in body and "not medical advice" in body
+    # the search box leads to the Search page with the query
+    v.text_input("Search the literature", "T-DM1 radionecrosis", "q=T-DM1")
+    assert "/search" in v.page.url and "Stumpf" in v.page.inner_text("body")
+    v.open("/")
+    for shortcut in ("Open the trials", "Open the drug–SRS signals", "Open the review queue"):
+        v.page.get_by_role("link", name=shortcut).wait_for(state="visible", timeout=5000)
+
+
+def _search(v: Visit) -> None:
+    v.open("/search?q=melanoma%20radiosurgery")
+    assert re.search(r"\b\d+ best matches for", v.page.inner_text("body"))
+
+
+def _explorer_eligibility(v: Visit) -> None:
+    """The issue's case: melanoma, checkpoint inhibitor, 3 metastases lists the melanoma ICI studies, marked."""
+    v.open("/explorer?histology=melanoma&drug_class=immune_checkpoint_inhibitor&mets=3")
+    body = v.page.inner_text("body")
+    assert re.search(r"\b9 of \d+ studies", body), body[:2000]
+    assert "do not record this eligibility" in body
+    cells = v.table_text()
+    assert "CheckMate 204" in cells and "not recorded" in cells
+
+
+def _explorer_study(v: Visit) -> None:
+    """One study's figures: the outcomes tab with its table and charts (Sahgal 2015: four age subgroups)."""
+    v.open("/explorer?study=sahgal2015&compare=overall_survival")
+    v.page.get_by_role("tab", name=re.compile(r"^Outcomes")).click()
+    v.settle()
+    chart = v.page.locator('[data-testid="stVegaLiteChart"]').first
+    chart.scroll_into_view_if_needed()
+    chart.locator("svg text").first.wait_for()
+    labels = " ".join(chart.locator("svg text").all_text_contents())
+    for age in (35, 40, 45, 50):
+        assert f"Modelled HR at age {age} years" in labels
+    assert "vs nan" not in labels
+
+
+def _editor(v: Visit) -> None:
+    v.open("/editor")
+    assert "Reading needs no account" in v.page.inner_text("body")
 
 
 def _most_studied_histology() -> str:
@@ -223,6 +291,8 @@ def _dashboard(v: Visit) -> None:
     # a click on a bar opens the explorer filtered: the histology chart is the 4th chart, its top bar the largest
     chart = v.page.locator('[data-testid="stVegaLiteChart"]').nth(3)
     chart.scroll_into_view_if_needed()
+    chart.locator("svg.marks .mark-rect path").first.wait_for()   # the bars are drawn (and listen to clicks)
+    v.page.wait_for_timeout(500)
     box = chart.locator("canvas, svg.marks").first.bounding_box()
     v.page.mouse.click(box["x"] + box["width"] * 0.6, box["y"] + 14)
     v.page.wait_for_url(re.compile("/explorer"))
@@ -248,8 +318,9 @@ def _explorer(v: Visit) -> None:
     assert "CheckMate 204" in cells and "COMBI-MB" in cells and "N0574" not in cells
     # selecting a row (its checkbox, left of the first data row) opens that study below the table
     grid = v.page.locator('[data-testid="stDataFrame"]').first
+    grid.evaluate("e => e.scrollIntoView({block: 'center'})")
+    v.page.wait_for_timeout(500)
     first_row = grid.locator("table tr").nth(1).text_content()
-    grid.scroll_into_view_if_needed()
     box = grid.bounding_box()
     v.page.mouse.click(box["x"] + 16, box["y"] + 35 + 17)
     v.page.wait_for_url(re.compile(r"study=\w+"))
@@ -261,6 +332,8 @@ def _explorer(v: Visit) -> None:
 
 def _dosing(v: Visit) -> None:
     v.open("/dosing")
+    v.text_input("Schedules to compare", "27 Gy / 3 fx, 3 x 9 Gy", "calc=27")
+    assert "not a schedule" not in v.page.inner_text("body")
     v.text_input("Schedules to compare", "25/5", "calc=25")
     calculator = v.page.locator('[data-testid="stDataFrame"]').filter(has_text="25 Gy / 5 fx").first
     cells = calculator.text_content()
@@ -275,6 +348,10 @@ def _toxicity(v: Visit) -> None:
     v.multiselect("Histology", "Melanoma", "histology=melanoma")
     assert re.search(r"histology=melanoma(&|$)", v.page.url)
     assert re.search(r"\d+ signals", v.page.inner_text("body"))
+    # the drug filter finds a drug by its abbreviation or brand
+    v.open("/toxicity")
+    v.multiselect("Drug", "T-DM1", "drug=trastuzumab_emtansine", option=re.compile(r"^trastuzumab emtansine"))
+    assert "trastuzumab emtansine (T-DM1)" in v.table_text()
 
 
 def _guidelines(v: Visit) -> None:
@@ -292,18 +369,25 @@ def _imaging(v: Visit) -> None:
     assert "Detection" not in v.table_text() and "Radionecrosis vs progression" in v.table_text()
 
 
-PAGES = {"home": _home, "sources": _sources, "dashboard": _dashboard, "explorer": _explorer, "dosing": _dosing,
-         "toxicity": _toxicity, "guidelines": _guidelines, "imaging": _imaging}
+PAGES = {"home": _home, "sources": _sources, "search": _search, "dashboard": _dashboard, "explorer": _explorer,
+         "explorer_eligibility": _explorer_eligibility, "explorer_study": _explorer_study, "dosing": _dosing,
+         "toxicity": _toxicity, "guidelines": _guidelines, "imaging": _imaging, "editor": _editor}
 
 
 @pytest.mark.parametrize("width, height", SIZES, ids=[f"{w}x{h}" for w, h in SIZES])
 @pytest.mark.parametrize("name", list(PAGES))
-def test_page_applies_a_filter_and_renders_cleanly(browser, app_url, artifacts, name, width, height):
+def test_page_applies_a_filter_and_looks_right(browser, app_url, artifacts, name, width, height):
     visit = Visit(browser, app_url, width, height)
     try:
         PAGES[name](visit)
         visit.check_clean()
         visit.screenshot(name, width, height)
+        problems = browser_look.look(visit.page, phone=width < 600)
+        if width >= 1000 and browser_look.show_all_columns(visit.page):
+            problems += browser_look.look(visit.page, phone=False)
+        visit.check_clean()
+        visit.screenshot_full(name, width, height)
+        assert not problems, f"{name} at {width}×{height}:\n" + "\n".join(dict.fromkeys(problems))
     finally:
         visit.close()
 

@@ -108,7 +108,7 @@ def test_an_editor_proposes_another_accepts_and_readers_see_it(chromium, server,
         sign_in(page, url, "alice")
         choose(page, "Record type", "Studies")
         choose(page, "Record", "rtog0614")
-        page.get_by_role("textbox", name="key result").fill(NEW_RESULT)
+        page.get_by_role("textbox", name="Key result (in our own words)").fill(NEW_RESULT)
         page.get_by_role("textbox", name="Reason for this change *").fill(PAYLOAD)
         page.get_by_role("button", name="Save as proposal").click()
         expect(page.get_by_text("Saved as proposal #1")).to_be_visible()

@@ -1,5 +1,6 @@
 """Charts plot exactly the rows they should, with the encodings and click targets the pages rely on."""
 
+import re
 from pathlib import Path
 
 import altair as alt
@@ -88,7 +89,7 @@ def test_landmark_timeline_plots_landmark_trials_oldest_first(studies):
     assert set(data["study_id"]) == set(studies.loc[landmark, "study_id"])
     assert {"n0574", "eortc22952"} <= set(data["study_id"]) and "checkmate204" not in set(data["study_id"])
     assert data["year"].tolist() == sorted(data["year"].tolist())
-    assert {"year", "short_name", "verification"} <= fields(spec(chart))
+    assert {"year", "short_name_wrapped", "verification"} <= fields(spec(chart))
 
 
 @pytest.mark.parametrize("chart, picked, expected", [
@@ -132,7 +133,7 @@ def test_arm_rates_plot_proportions_only(survival):
     rates = survival[(survival["statistic"] == "proportion") & (survival["unit"] == "%")]
     assert len(data) == len(rates)
     assert data["value"].between(0, 100).all()
-    assert {"value", "ci_low", "ci_high", "label", "verification"} <= fields(spec(chart))
+    assert {"value", "ci_low", "ci_high", "title", "detail", "verification"} <= fields(spec(chart))
 
 
 def test_forest_of_an_empty_frame_is_an_empty_but_valid_chart(con):
@@ -247,3 +248,37 @@ def test_signals_sharing_a_label_get_their_own_rows(signals):
     data = charts.toxicity_rate_data(signals)
     per_label = data.groupby("label")["signal_id"].nunique()
     assert (per_label == 1).all()
+
+
+def _tooltip_fields(chart_spec: dict) -> set[str]:
+    found = set()
+    for layer in [chart_spec, *chart_spec.get("layer", [])]:
+        tips = layer.get("encoding", {}).get("tooltip", [])
+        for tip in tips if isinstance(tips, list) else [tips]:
+            if isinstance(tip, dict) and "field" in tip:
+                found.add(tip["field"])
+    return found
+
+
+def test_no_chart_label_or_tooltip_shows_nan_or_null(con, studies, survival, signals):
+    """Every value a chart writes — axis and row labels, tooltips — is present (missing ones are words)."""
+    from ui.cache import vega_spec
+
+    schedules = queries.dose_schedules(con)
+    labelled = queries.study_outcomes(con, ("sahgal2015",))
+    from kb.chart_labels import estimate_labels
+
+    all_charts = [charts.landmark_timeline(studies, queries.is_landmark(studies)), charts.forest(survival),
+                  charts.arm_rates(survival), charts.dose_vs_size(schedules, "diameter"),
+                  charts.toxicity_rates(signals), charts.toxicity_effects(signals),
+                  charts.imaging_accuracy(queries.imaging(con)),
+                  charts.forest(labelled.join(estimate_labels(labelled, across_studies=False)))]
+    for chart in all_charts:
+        spec_ = vega_spec(chart)
+        rows = [row for dataset in spec_.get("datasets", {}).values() for row in dataset]
+        fields_ = _tooltip_fields(spec_) | {"title", "detail", "label"}
+        for row in rows:
+            for field_ in fields_ & set(row):
+                assert row[field_] is not None and str(row[field_]) not in ("nan", "None", "NaN"), (field_, row)
+            for text in (row.get("title"), row.get("detail"), row.get("label")):
+                assert text is None or not re.search(r"\b(nan|None)\b", str(text)), row

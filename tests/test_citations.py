@@ -107,3 +107,38 @@ def test_csl_json_of_every_source_parses_back(records):
 ])
 def test_author_lists_parse_into_family_and_given_names(authors, first, expected):
     assert citations.parse_authors(authors, first)[0] == expected
+
+
+def listed_names(authors) -> list[str]:
+    """The people a stored author list names ("Lamba, N., Wen, P. Y. & Aizer, A. A." -> 3), counted independently of
+    kb.citations: one set of initials per person."""
+    import re
+
+    text = re.sub(r",?\s*\bet al\.?$", "", clean(authors))
+    return re.findall(r"(?:^|,|&)\s*([^,&]+?)(?:,\s*|\s+)(?:[A-Z]\.\s?-?)+(?:\s*(?:Jr|Sr|2nd|3rd)\.?)?(?=\s*(?:,|&|$))",
+                      text)
+
+
+def test_every_listed_author_reaches_bibtex_ris_and_csl_json(records):
+    people = [r for r in records if clean(r["authors"]) and "," in clean(r["authors"])]
+    bib = {e["note"].split()[-1]: e for e in bibtexparser.parse_string(
+        citations.to_bibtex(people), append_middleware=[LatexDecodingMiddleware()]).entries}
+    ris = rispy.loads(citations.to_ris(people))
+    csl = {i["id"]: i for i in json.loads(citations.to_csl_json(people))}
+    multi = 0
+    for record, ris_entry in zip(people, ris):
+        expected = len(listed_names(record["authors"]))
+        more = clean(record["authors"]).endswith(("et al.", "et al"))
+        names = [n for n in bib[record["source_id"]]["author"].split(" and ") if n != "others"]
+        assert len(names) == expected, record["authors"]
+        assert len(ris_entry["authors"]) == expected and len(csl[record["source_id"]]["author"]) == expected
+        assert bib[record["source_id"]]["author"].endswith(" and others") == more
+        assert ("ends with et al" in csl[record["source_id"]].get("note", "")) == more
+        multi += expected > 1
+    assert multi >= 30  # the lists that name several people, e.g. Ammirati et al.'s five authors
+
+
+def test_a_single_author_written_without_a_comma_is_a_person():
+    entry = bibtexparser.parse_string(citations.to_bibtex([{"source_id": "x", "authors": "Barnett G. et al.",
+                                                            "year": 2010, "title": "t"}])).entries[0]
+    assert entry["author"] == "Barnett, G. and others"

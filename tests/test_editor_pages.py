@@ -55,7 +55,7 @@ def open_record(at: AppTest, kind: str, record_id: str, mode: str = "Edit") -> A
 
 
 def propose_note(at: AppTest, note: str, reason: str = "from the full text") -> AppTest:
-    field(at, "note").input(note)
+    field(at, "Curator's note").input(note)
     field(at, "Reason for this change").input(reason)
     button(at, "Save as proposal").click().run()
     assert not at.exception
@@ -112,7 +112,7 @@ def test_with_an_oidc_provider_configured_the_provider_button_replaces_the_passw
 # ------------------------------------------------------------------------------------------------ propose, review
 def test_an_editor_proposes_a_change_and_readers_do_not_see_it_yet(econ):
     at = open_record(signed_in("alice"), "sources", "ref028")
-    assert "Version 0" in at.caption[0].value
+    assert "as released — no accepted change yet" in at.caption[0].value and "Version" not in at.caption[0].value
     propose_note(at, "Primary report of N0574")
     assert texts(at, "success")[0].startswith("Saved as proposal #")
     assert queries.sources(econ, text="ref028")["note"].isna().all()
@@ -124,7 +124,7 @@ def test_an_editor_proposes_a_change_and_readers_do_not_see_it_yet(econ):
 def test_a_form_with_a_mistake_shows_the_clinician_message_under_the_field(econ):
     schedule = econ.execute("SELECT schedule_id FROM dose_schedules WHERE fractions = 1 LIMIT 1").fetchone()[0]
     at = open_record(signed_in("alice"), "dose_schedules", schedule)
-    field(at, "total dose (Gy)").input("30")
+    field(at, "Total dose (Gy)").input("30")
     field(at, "Reason for this change").input("dose from table 1")
     button(at, "Save as proposal").click().run()
     errors = texts(at, "error")
@@ -136,7 +136,7 @@ def test_a_form_with_a_mistake_shows_the_clinician_message_under_the_field(econ)
 
 def test_a_change_without_a_reason_is_not_saved(econ):
     at = open_record(signed_in("alice"), "sources", "ref028")
-    field(at, "note").input("a note")
+    field(at, "Curator's note").input("a note")
     button(at, "Save as proposal").click().run()
     assert any("every change needs a reason" in e for e in texts(at, "error"))
     assert econ.execute("SELECT count(*) FROM proposals").fetchone()[0] == 0
@@ -147,19 +147,19 @@ def test_another_editor_accepts_and_readers_see_the_change(econ):
     reader = AppTest.from_file(str(ROOT / "pages/sources.py"), default_timeout=TIMEOUT)
     reader.query_params["q"] = "ref028"
     reader.run()
-    assert reader.dataframe[0].value["note"].isna().all()
+    assert reader.dataframe[0].value["Note"].isna().all()
 
     at = signed_in("bob")
     assert any("Reason: from the full text" in m for m in texts(at, "markdown"))
     diff = next(d.value for d in at.dataframe if list(d.value.columns) == ["part", "field", "before", "after"])
-    assert diff.to_dict("records") == [{"part": "record", "field": "note", "before": "",
+    assert diff.to_dict("records") == [{"part": "record", "field": "curator's note", "before": "",
                                         "after": "Primary report of N0574"}]
     field(at, "Review comment (required to reject)").input("checked against the paper")
     button(at, "Accept").click().run()
     assert texts(at, "success")[0].startswith("Accepted proposal #")
     assert "Review queue (0)" in [t.label for t in at.tabs]
     reader.run()
-    assert reader.dataframe[0].value["note"].tolist() == ["Primary report of N0574"]
+    assert reader.dataframe[0].value["Note"].tolist() == ["Primary report of N0574"]
 
 
 def test_a_reviewer_rejects_with_a_comment(econ):
@@ -182,11 +182,11 @@ def test_saving_over_a_newer_version_shows_what_changed_meanwhile(econ):
     edits.accept(econ, edits.propose_update(econ, "bob", "sources", "ref028", raw, 0, "full journal name"), "carol")
     propose_note(at, "alice's note")
     errors = [unescape(e) for e in texts(at, "error")]
-    assert any("has changed since you opened it" in e and "you had version 0, it is now version 1" in e
+    assert any("has changed since you opened it" in e and "1 change accepted since then" in e
                and "JAMA (Chicago)" in e for e in errors)
     assert econ.execute("SELECT count(*) FROM proposals WHERE editor = 'alice'").fetchone()[0] == 0
     button(at, "Reload the record (your unsaved edits are discarded)").click().run()
-    assert "Version 1" in at.caption[0].value
+    assert "1 accepted change since the release" in at.caption[0].value
     propose_note(at, "alice's note")
     assert texts(at, "success")[0].startswith("Saved as proposal #")
 
@@ -331,3 +331,18 @@ def test_the_inert_check_catches_stored_text_rendered_as_markdown():
     safe = AppTest.from_function(safe_page).run()
     assert live_markup(unsafe) != [] and live_markup(safe) == []
     assert shown_literally(safe, "XSS-7 [open](javascript:alert(3)) <script>alert(1)</script>")
+
+
+# ------------------------------------------------------------------------------------------------ words on the forms
+def test_a_study_form_speaks_a_clinicians_words_and_names_its_choices(econ):
+    at = open_record(signed_in("alice"), "studies", "n0574")
+    labels = [w.label.removesuffix(" *") for w in [*at.text_input, *at.text_area, *at.selectbox]]
+    assert {"Design", "Fewest brain metastases eligible", "Most brain metastases eligible", "Patients enrolled",
+            "Level of evidence", "Key result (in our own words)", "Curator's note"} <= set(labels)
+    raw_names = {"design id", "mets min", "mets max", "n enrolled", "drug id", "evidence level", "note"}
+    assert not {lab.lower() for lab in labels} & raw_names
+    design = next(s for s in at.selectbox if s.label.removesuffix(" *") == "Design")
+    assert design.value == "rct" and design.format_func("rct") == "Randomized controlled trial"
+    assert design.format_func("") == "not set"
+    assert all(s.proto.help for s in at.selectbox if s.label.removesuffix(" *") in ("Design", "Level of evidence"))
+    assert "Version" not in " ".join(c.value for c in at.caption)

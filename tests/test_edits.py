@@ -279,7 +279,7 @@ def test_saving_over_a_newer_version_is_refused_with_what_changed_meanwhile(econ
     with pytest.raises(edits.Conflict) as exc:
         edits.propose_update(econ, "alice", "sources", "ref028", mine, 0, "add note")
     text = str(exc.value)
-    assert "you had version 0, it is now version 1" in text
+    assert "1 change accepted since then" in text
     assert "bob (accepted by carol)" in text and "'full journal name'" in text
     assert exc.value.changes == ["journal: 'JAMA' → 'JAMA (Chicago)'"]
     assert count(econ, "SELECT note FROM sources WHERE source_id = 'ref028'") is None
@@ -295,7 +295,7 @@ def test_accepting_a_proposal_made_before_a_newer_change_is_refused_and_it_stays
     edits.accept(econ, pa, "carol")
     with pytest.raises(edits.Conflict, match="since proposal #%d was made" % pb) as exc:
         edits.accept(econ, pb, "carol")
-    assert exc.value.changes == ["note: (empty) → 'from alice'"]
+    assert exc.value.changes == ["curator's note: (empty) → 'from alice'"]
     assert edits.get_proposal(econ, pb).status == "pending"
     assert count(econ, "SELECT note FROM sources WHERE source_id = 'ref028'") == "from alice"
 

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from streamlit.runtime.memory_media_file_storage import MemoryMediaFileStorage
-from streamlit.testing.v1 import AppTest, app_test
+from downloads import downloaded  # noqa: F401
+from streamlit.testing.v1 import AppTest
 
 from kb import queries
 from kb.queries import StudyFilters
@@ -50,28 +50,6 @@ def shown_number(at: AppTest, word: str) -> int:
             "recommendations": "recommendation"}.get(word, word)
     text = next(t for t in markdown_texts(at) if t.startswith("**") and stem in t)
     return int(text.split("**")[1])
-
-
-@pytest.fixture
-def downloaded(monkeypatch):
-    """Read what a download button would deliver: AppTest keeps the bytes in its in-memory media storage."""
-    storages: list[MemoryMediaFileStorage] = []
-
-    class Recording(MemoryMediaFileStorage):
-        def __init__(self, *args, **kwargs):
-            super().__init__(*args, **kwargs)
-            storages.append(self)
-
-    monkeypatch.setattr(app_test, "MemoryMediaFileStorage", Recording)
-
-    def read(at: AppTest, key: str) -> bytes:
-        button = at.get_by_key(key) if hasattr(at, "get_by_key") else None
-        if button is None:
-            button = next(b for b in at.get("download_button") if key in b.id)
-        name = button.proto.url.rsplit("/", 1)[-1]
-        return storages[-1].get_file(name).content
-
-    return read
 
 
 def assert_csv_equals_table(content: bytes, table: pd.DataFrame) -> None:
@@ -136,7 +114,7 @@ def test_explorer_csv_download_equals_the_table_shown(built_db, downloaded):
     at = open_page("explorer", histology="breast_her2pos")
     table = table_with_column(at, "Study")
     assert len(table) > 0
-    assert_csv_equals_table(downloaded(at, "ex_csv"), table)
+    assert_csv_equals_table(downloaded(at, "ex_table_csv"), table)
 
 
 def test_choosing_a_study_shows_arms_outcomes_and_citations(built_db):
@@ -151,7 +129,7 @@ def test_choosing_a_study_shows_arms_outcomes_and_citations(built_db):
 
 
 def test_explorer_empty_state_says_which_filter_to_clear(built_db):
-    at = open_page("explorer", histology="melanoma", mets="50")
+    at = open_page("explorer", histology="melanoma", mets="50", recorded="only")
     assert shown_number(at, "studies") == 0
     messages = [i.value for i in at.info]
     assert any(m.startswith("No study matches — clear") and "metastases" in m for m in messages)
@@ -186,7 +164,7 @@ def test_dashboard_links_each_histology_to_the_filtered_explorer(built_db, downl
     assert melanoma.proto.label == f"Melanoma ({n})"
     assert "histology=melanoma" in melanoma.proto.query_string
     table = table_with_column(at, "Facet")
-    assert_csv_equals_table(downloaded(at, "dash_csv"), table)
+    assert_csv_equals_table(downloaded(at, "dash_table_csv"), table)
 
 
 # ------------------------------------------------------------------------------------------------ dosing
@@ -229,7 +207,7 @@ def test_dosing_diameter_deep_link_filters_schedules_and_csv_matches(built_db, c
     expected = queries.dose_schedules(con, diameter_cm=2.5)
     assert len(table) == len(expected) == shown_number(at, "schedules")
     assert table["BED (Gy, computed)"].notna().all()
-    assert_csv_equals_table(downloaded(at, "do_csv"), table)
+    assert_csv_equals_table(downloaded(at, "do_table_csv"), table)
 
 
 def test_dosing_empty_state_names_the_filter(built_db):
@@ -266,7 +244,7 @@ def test_toxicity_histology_filter_and_every_row_has_timing_and_source(built_db,
     assert set(table["Histology"]) <= {"Melanoma", "Melanoma BRAF V600-mutant"}
     assert table["Timing window"].str.len().gt(0).all() and table["Source"].str.len().gt(0).all()
     assert param(at, "mixed") == "0" and param(at, "histology") == "melanoma"
-    assert_csv_equals_table(downloaded(at, "tx_csv"), table)
+    assert_csv_equals_table(downloaded(at, "tx_table_csv"), table)
 
 
 def test_toxicity_deep_link_restores_the_drug_filter(built_db):
@@ -294,7 +272,7 @@ def test_guideline_topic_filter_and_side_by_side_comparison(built_db, con, downl
     bodies = queries.recommendations(con, topics=("srs_vs_wbrt",))["body_short"].unique()
     headings = markdown_texts(at)
     assert all(any(h.replace("\\", "") == f"**{b}**" for h in headings) for b in bodies)
-    assert_csv_equals_table(downloaded(at, "gl_csv"), table)
+    assert_csv_equals_table(downloaded(at, "gl_table_csv"), table)
 
 
 def test_guideline_compare_deep_link(built_db):
@@ -315,7 +293,7 @@ def test_imaging_purpose_filter_and_csv(built_db, downloaded):
     data = csv("imaging")
     assert len(table) == (data["purpose"] == "rn_vs_progression").sum()
     assert set(table["Purpose"]) == {"Radionecrosis vs progression"}
-    assert_csv_equals_table(downloaded(at, "im_csv"), table)
+    assert_csv_equals_table(downloaded(at, "im_table_csv"), table)
     both = data[(data["purpose"] == "rn_vs_progression") & (data["sensitivity_pct"] != "")
                 & (data["specificity_pct"] != "")]
     assert any(t.startswith(f"**Sensitivity and specificity** — {len(both)} of") for t in markdown_texts(at))
@@ -352,4 +330,5 @@ def test_stored_text_is_escaped_before_markdown_so_it_renders_inert(stored, must
 
     escaped = escape(stored)
     assert must_not_contain not in escaped
-    assert escaped.replace("\\", "") == stored  # nothing lost: only backslashes added
+    # nothing lost: only backslashes and invisible word joiners (which keep links and directives from forming)
+    assert escaped.replace("\\", "").replace("\u2060", "") == stored

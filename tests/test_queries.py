@@ -72,17 +72,43 @@ def test_setting_filter_matches_study_settings(con, setting):
 
 
 @pytest.mark.parametrize("metastases, included, excluded", [
-    (7, {"hartgerink2021", "metis", "cyber_space"}, {"n0574", "eortc22952", "checkmate204"}),
+    (7, {"hartgerink2021", "metis", "cyber_space"}, {"n0574", "eortc22952"}),
     (2, {"n0574", "eortc22952", "metis"}, {"hartgerink2021"}),
 ])
 def test_metastases_filter_keeps_studies_whose_eligibility_covers_the_number(con, metastases, included, excluded):
-    found = ids(queries.studies(con, StudyFilters(metastases=metastases)))
     studies = csv("studies")
     low = pd.to_numeric(studies["mets_min"].replace("", None))
     high = pd.to_numeric(studies["mets_max"].replace("", None))
-    covers = (low.notna() | high.notna()) & (low.fillna(1) <= metastases) & (high.isna() | (high >= metastases))
-    assert found == set(studies.loc[covers, "study_id"])
-    assert included <= found and not found & excluded
+    recorded = low.notna() | high.notna()
+    covers = recorded & (low.fillna(1) <= metastases) & (high.isna() | (high >= metastases))
+    hidden = ids(queries.studies(con, StudyFilters(metastases=metastases, keep_unrecorded=False)))
+    assert hidden == set(studies.loc[covers, "study_id"])
+    assert included <= hidden and not hidden & excluded
+    # by default the studies that record no eligibility stay, flagged: unknown is not "excluded"
+    kept = queries.studies(con, StudyFilters(metastases=metastases))
+    assert ids(kept) == set(studies.loc[covers | ~recorded, "study_id"])
+    assert set(kept.loc[~kept["mets_recorded"], "study_id"]) == set(studies.loc[~recorded, "study_id"])
+    assert "checkmate204" in ids(kept) and not kept.set_index("study_id").loc["checkmate204", "mets_recorded"]
+
+
+def test_melanoma_checkpoint_inhibitor_and_three_metastases_lists_the_melanoma_ici_studies(con):
+    both = StudyFilters(histologies=("melanoma",), drug_classes=("immune_checkpoint_inhibitor",))
+    everything = ids(queries.studies(con, both))
+    with_three = queries.studies(con, StudyFilters(histologies=both.histologies, drug_classes=both.drug_classes,
+                                                   metastases=3))
+    assert {"checkmate204", "abc"} <= everything
+    # every melanoma ICI study either admits 3 metastases or does not record its eligibility
+    assert ids(with_three) == everything
+    assert not with_three.loc[with_three["study_id"] == "checkmate204", "mets_recorded"].any()
+
+
+def test_lesion_size_filter_keeps_unrecorded_limits_unless_asked(con):
+    studies = csv("studies")
+    limit = pd.to_numeric(studies["max_diameter_cm"].replace("", None))
+    kept = ids(queries.studies(con, StudyFilters(lesion_cm=3.5)))
+    strict = ids(queries.studies(con, StudyFilters(lesion_cm=3.5, keep_unrecorded=False)))
+    assert strict == set(studies.loc[limit >= 3.5, "study_id"])
+    assert kept == set(studies.loc[(limit >= 3.5) | limit.isna(), "study_id"])
 
 
 def test_design_phase_and_randomization_filters(con):

@@ -4,8 +4,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from kb.radiobiology import bed, compare_schedules, dose_per_fraction, eqd2, format_schedules, parse_schedules, \
-    with_bed
+from kb.radiobiology import bed, compare_schedules, dose_per_fraction, eqd2, format_schedules, parse_schedule, \
+    parse_schedules, with_bed
 
 
 @pytest.mark.parametrize("total, fractions, alpha_beta, expected_bed, expected_eqd2", [
@@ -86,6 +86,40 @@ def test_parse_schedules_reads_total_over_fractions(text, expected):
 def test_parse_schedules_refuses_what_is_not_a_schedule(text, message):
     with pytest.raises(ValueError, match=message):
         parse_schedules(text)
+
+
+@pytest.mark.parametrize("text, expected", [
+    # total dose / fractions, as the app itself displays it and as people type it
+    ("27 Gy / 3 fx", (27.0, 3)), ("27Gy/3fx", (27.0, 3)), ("27 gy/3 FX", (27.0, 3)), ("27 GY / 3 fractions", (27.0, 3)),
+    ("27 Gy in 3 fractions", (27.0, 3)), ("24 Gy / 1 fraction", (24.0, 1)), ("27/3", (27.0, 3)),
+    ("  27   Gy   /   3  fx ", (27.0, 3)), ("27.5 Gy / 5 fr", (27.5, 5)),
+    # fractions × dose per fraction, either order, x or ×
+    ("3 x 9 Gy", (27.0, 3)), ("3x9Gy", (27.0, 3)), ("3 × 9 Gy", (27.0, 3)), ("3 X 9 GY", (27.0, 3)),
+    ("3 fx x 9 Gy", (27.0, 3)), ("9 Gy x 3", (27.0, 3)), ("9Gy×3", (27.0, 3)), ("9 Gy x 3 fx", (27.0, 3)),
+    ("5 x 6 Gy", (30.0, 5)), ("3 x 7.7 Gy", (23.1, 3)), ("1 x 24 Gy", (24.0, 1)),
+])
+def test_parse_schedule_reads_the_usual_notations(text, expected):
+    assert parse_schedule(text) == expected
+
+
+@pytest.mark.parametrize("text", ["3 x 9", "27x3", "27 Gy", "27 Gy / 3 Gy", "9 Gy x 3 Gy", "27 Gy over 3", "twenty/3",
+                                  "27 / 3 / 1", "=27/3", "27 Gy / 3 fx; DROP TABLE", "<b>27</b>/3"])
+def test_parse_schedule_refuses_others_with_an_example(text):
+    with pytest.raises(ValueError) as raised:
+        parse_schedule(text)
+    assert "27 Gy / 3 fx" in str(raised.value) and "3 x 9 Gy" in str(raised.value)
+
+
+@pytest.mark.parametrize("text, message", [("3 x 60 Gy", "at most 100 Gy"), ("2.5 x 9 Gy", "whole number"),
+                                           ("9 Gy x 0", "from 1 to 50"), ("0 Gy / 1 fx", "more than 0")])
+def test_parse_schedule_checks_the_numbers(text, message):
+    with pytest.raises(ValueError, match=message):
+        parse_schedule(text)
+
+
+def test_schedules_in_the_apps_own_format_round_trip():
+    compared = compare_schedules([(24.0, 1), (27.0, 3), (27.5, 5)])
+    assert parse_schedules(", ".join(compared["schedule"])) == [(24.0, 1), (27.0, 3), (27.5, 5)]
 
 
 def test_format_schedules_round_trips():

@@ -300,10 +300,10 @@ def study_charts(con: duckdb.DuckDBPyConnection, study_id: str) -> dict:
     """Forest and per-arm rate specs of one study's outcomes (None when it has no such figures)."""
     from kb import charts
 
+    from kb.chart_labels import estimate_labels
+
     outcomes = queries.study_outcomes(con, (study_id,))
-    labelled = outcomes.assign(label=[
-        f"{r.endpoint} — {r.arm if isinstance(r.arm, str) else 'all patients'}"
-        + (f" vs {r.comparator}" if isinstance(r.comparator, str) else "") for r in outcomes.itertuples(index=False)])
+    labelled = outcomes.join(estimate_labels(outcomes, across_studies=False))
     return {"forest": None if charts.forest_data(labelled).empty else vega_spec(charts.forest(labelled)),
             "rates": None if charts.rate_data(labelled).empty else vega_spec(charts.arm_rates(labelled))}
 

@@ -7,6 +7,8 @@ from typing import Any, Sequence
 import pandas as pd
 import streamlit as st
 
+from kb import display, links
+
 DISCLAIMER = ("BrainMets KB is a research and education tool. It is not medical advice and does not replace "
               "clinical judgement, the full papers or current guidelines.")
 
@@ -22,6 +24,14 @@ def param_list(name: str, allowed: Sequence[str] | None = None) -> list[str]:
     """A multi-value filter from the URL (?type=a&type=b); unknown values are dropped."""
     values = st.query_params.get_all(name)
     return [v for v in values if allowed is None or v in allowed]
+
+
+def param_names(name: str, lookup: dict[str, tuple[str, ...]], allowed: Sequence[str] | None = None) -> list[str]:
+    """A multi-value filter from the URL whose values may be any name of the thing (?drug=T-DM1&drug=Kadcyla):
+    resolved to ids through ``lookup`` (kb.queries.drug_lookup); unknown names are dropped."""
+    from kb.queries import resolve_names
+
+    return [v for v in resolve_names(st.query_params.get_all(name), lookup) if allowed is None or v in allowed]
 
 
 def param_int(name: str, default: int | None, low: int | None = None, high: int | None = None) -> int | None:
@@ -90,10 +100,49 @@ def stamped(file_name: str) -> str:
     return f"{stem}_{release_id}.{ext}" if dot else f"{file_name}_{release_id}"
 
 
+# Link columns every table shares, by their shown names. A link exists only where kb.links built one.
+LINK_COLUMNS = {
+    "DOI": st.column_config.LinkColumn(display_text=links.DOI_TEXT),
+    "PubMed": st.column_config.LinkColumn(display_text=links.PUBMED_TEXT),
+    "ClinicalTrials.gov": st.column_config.LinkColumn(display_text=links.NCT_TEXT),
+    "Read in": st.column_config.LinkColumn(
+        display_text=links.HOST_TEXT, help="Where the figure was read: the page named when it was verified, "
+                                           "else the paper's DOI or PubMed record"),
+}
+
+
+def table(frame: pd.DataFrame, key: str, essentials: Sequence[str] | None = None,
+          column_config: dict | None = None, csv_name: str | None = None, select: bool = False,
+          all_columns_label: str = "All columns") -> Any:
+    """A table that reads on a phone: the ``essentials`` columns (the few that answer the question, the key
+    figure among the first) with the rest one tap away ("All columns"); missing values drawn as "—" with a
+    legend, numbers kept numeric so they sort; an optional CSV of every column. Returns the selection event when
+    ``select`` (one row)."""
+    essentials = [c for c in (essentials or frame.columns) if c in frame.columns]
+    extra = len(essentials) < len(frame.columns)
+    show_all = extra and st.toggle(f"{all_columns_label} ({len(frame.columns)})", key=key + "_all",
+                                   help="Show every column; by default the table shows the ones that answer the "
+                                        "question, so it fits a phone.")
+    order = list(frame.columns) if show_all or not extra else essentials
+    shown = display.for_table(frame)
+    event = st.dataframe(shown, hide_index=True, width="stretch", column_order=order,
+                         placeholder=display.MISSING_MARK, column_config={**LINK_COLUMNS, **(column_config or {})},
+                         key=key, **({"on_select": "rerun", "selection_mode": "single-row"} if select else {}))
+    if shown[order].isna().to_numpy().any():
+        st.caption(display.MISSING_LEGEND)
+    if csv_name:
+        download_csv(frame, csv_name, key=key + "_csv")
+    return event
+
+
 def download_csv(frame: pd.DataFrame, file_name: str, label: str = "Download CSV", key: str | None = None) -> None:
-    """A download button with exactly the rows and columns shown; the file name carries the release id."""
-    st.download_button(label, frame.to_csv(index=False).encode("utf-8"), file_name=stamped(file_name),
-                       mime="text/csv", icon=":material/download:", key=key)
+    """A download button with the rows shown and every column of the table: empty cells for missing values and
+    formula-like text neutralised (kb.display.csv_bytes, the one way the app writes a CSV); the file name carries
+    the release id."""
+    # written when the reader clicks (a deferred download), not on every rerun of the page
+    st.download_button(label, lambda: display.csv_bytes(frame), file_name=stamped(file_name), mime="text/csv",
+                       icon=":material/download:", key=key,
+                       help="The rows shown, every column. Empty cell = not reported or not verified.")
 
 
 def empty_state(message: str) -> None:
@@ -115,13 +164,10 @@ def verification_caption(values: Sequence[str | None], what: str = "rows shown")
     st.caption(f"Verification of {what}: {verification_tally(values)}")
 
 
-MARKDOWN_SPECIAL = set("\\`*_{}[]()<>#+-.!|~:$")
-
-
 def escape(value: Any) -> str:
-    """Stored text made inert for ``st.markdown``: every Markdown character is backslash-escaped, so links,
-    emphasis and HTML in the data show as the characters they are. (Streamlit already escapes HTML.)"""
-    return "".join("\\" + ch if ch in MARKDOWN_SPECIAL else ch for ch in str(value)).replace("\n", " ")
+    """Stored text made inert for ``st.markdown``: shown as its characters, never as a link, emphasis, icon or
+    HTML (kb.display.inert_markdown)."""
+    return display.inert_markdown(value)
 
 
 def present(value: Any) -> bool:
