@@ -17,17 +17,17 @@ import pandas as pd
 
 from kb.display import is_missing, join, part
 
-# Where an outcome's subgroup lives. Today the free-text population note; the data model is getting a structured
-# subgroup column — point this at it (one line) when it lands.
-SUBGROUP_COLUMN = "population_note"
+# Where an outcome's subgroup lives: kb.queries.OUTCOME_SQL derives it from the structured population
+# (outcomes.subgroup_id → subgroups.name, endpoint_detail, unit_of_analysis).
+SUBGROUP_COLUMN = "subgroup"
 
 
 def subgroup(row: Any) -> str:
-    """The subgroup or population an estimate is for ("Modelled HR at age 35 years"), or "".
+    """The subgroup or population an estimate is for ("Age 35 years"), or "" for the whole cohort.
 
     >>> from types import SimpleNamespace as R
-    >>> subgroup(R(population_note="Modelled HR at age 35 years")), subgroup(R(population_note=float("nan")))
-    ('Modelled HR at age 35 years', '')
+    >>> subgroup(R(subgroup="Age 35 years")), subgroup(R(subgroup=float("nan")))
+    ('Age 35 years', '')
     """
     return part(getattr(row, SUBGROUP_COLUMN, None))
 
@@ -65,7 +65,7 @@ def estimate_labels(outcomes: pd.DataFrame, across_studies: bool = True) -> pd.D
 
     >>> f = pd.DataFrame({"short_name": ["Sahgal 2015"] * 2, "endpoint": ["OS"] * 2, "arm": ["SRS"] * 2,
     ...     "comparator": ["SRS + WBRT"] * 2, "timepoint_months": [None, None],
-    ...     "population_note": ["age 35 years", "age 50 years"], "result": ["HR 0.46", "HR 0.64"]})
+    ...     "subgroup": ["age 35 years", "age 50 years"], "result": ["HR 0.46", "HR 0.64"]})
     >>> for title, detail in estimate_labels(f)[["title", "detail"]].values:
     ...     print(title, "|", detail.replace("\\n", " / "))
     Sahgal 2015 | SRS vs SRS + WBRT / age 35 years · HR 0.46

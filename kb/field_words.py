@@ -81,8 +81,16 @@ WORDS: dict[str, tuple[str, str]] = {
     "ci_low": ("lower 95% CI", "As reported; empty when the paper gives none."),
     "ci_high": ("upper 95% CI", "As reported; empty when the paper gives none."),
     "n_evaluated": ("patients evaluated", "The denominator of the figure."),
-    "population_note": ("subgroup or population", "Whom the figure applies to, when not the whole arm "
-                                                  "(e.g. 'patients aged 50 or younger')."),
+    "endpoint_detail": ("what exactly was counted", "Only when the endpoint alone does not say it: the test or "
+                                                    "domain ('HVLT-R delayed recall'), the toxicity grade. Never "
+                                                    "a population."),
+    "subgroup_id": ("population", "Whole cohort, or the named subgroup the figure describes (charts label the "
+                                  "figure with it)."),
+    "outcomes.unit_of_analysis": ("counted per", "Patients, lesions or treatments, when the paper says so."),
+    "cohort_source_id": ("cohort's paper", "The paper whose patients the figure describes; required when the study "
+                                           "has several papers or the figure was read in another paper."),
+    "population_note": ("population in words", "Definitions, counts, how it was assessed — detail for readers; "
+                                               "charts and filters use the population chosen above."),
     # sources
     "sources.source_id": ("source id", "ref001…ref263 for the 2025 review's references; editors' additions get "
                                        "their own. " + _ID_HELP),

@@ -433,12 +433,19 @@ def study_detail(con: duckdb.DuckDBPyConnection, study_id: str) -> dict[str, pd.
 OUTCOME_SQL = (
     "SELECT o.outcome_id, o.study_id, s.short_name, o.endpoint_id, e.name AS endpoint, o.statistic, o.value, "
     "o.unit, o.timepoint_months, o.ci_low, o.ci_high, o.p_value, o.n_evaluated, o.population_note, "
+    # what tells two figures of one arm and endpoint apart (kb.chart_labels.subgroup): the named subgroup (not
+    # 'whole cohort'), the measure within the endpoint, and a unit of analysis other than patients
+    "nullif(concat_ws(' · ', CASE WHEN o.subgroup_id <> 'whole_cohort' THEN sg.name END, o.endpoint_detail, "
+    "CASE o.unit_of_analysis WHEN 'lesions' THEN 'per lesion' WHEN 'treatments' THEN 'per treatment' END), '') "
+    "AS subgroup, CASE WHEN o.subgroup_id = 'whole_cohort' THEN 'Whole cohort' ELSE sg.name END "
+    "|| CASE o.unit_of_analysis WHEN 'lesions' THEN ' (per lesion)' WHEN 'treatments' THEN ' (per treatment)' "
+    "ELSE '' END AS population, o.subgroup_id, o.endpoint_detail, o.unit_of_analysis, o.cohort_source_id, "
     "a.label AS arm, c.label AS comparator, o.arm_id, o.comparator_arm_id, o.source_id, "
     "src.first_author, src.year AS source_year, src.doi, src.pmid, src.verified_in AS source_verified_in, "
     "o.verification, o.verified_in, o.note "
     "FROM outcomes o JOIN studies s USING (study_id) JOIN endpoints e USING (endpoint_id) "
     "LEFT JOIN arms a ON a.arm_id = o.arm_id LEFT JOIN arms c ON c.arm_id = o.comparator_arm_id "
-    "LEFT JOIN sources src ON src.source_id = o.source_id"
+    "LEFT JOIN sources src ON src.source_id = o.source_id LEFT JOIN subgroups sg ON sg.subgroup_id = o.subgroup_id"
 )
 
 RATIO_STATISTICS = ("hazard_ratio", "odds_ratio", "risk_ratio")

@@ -227,11 +227,11 @@ else:
             st.caption("No outcome figures are recorded for this study yet.")
         else:
             widgets.verification_caption(outcomes["verification"], "these figures")
-            shown_outcomes = outcomes[["endpoint", "result", "arm", "comparator", "population_note", "n_evaluated",
-                                       "verification", "read_in"]].rename(columns={
-                "endpoint": "Endpoint", "arm": "Arm", "comparator": "Compared with", "result": "Result",
-                "n_evaluated": "n evaluated", "population_note": "Population", "verification": "Verification",
-                "read_in": "Read in"})
+            shown_outcomes = outcomes[["endpoint", "endpoint_detail", "result", "arm", "comparator", "population",
+                                       "population_note", "n_evaluated", "verification", "read_in"]].rename(columns={
+                "endpoint": "Endpoint", "endpoint_detail": "Measure", "arm": "Arm", "comparator": "Compared with",
+                "result": "Result", "n_evaluated": "n evaluated", "population": "Population",
+                "population_note": "Population details", "verification": "Verification", "read_in": "Read in"})
             widgets.table(shown_outcomes, "ex_outcomes", ["Endpoint", "Result", "Population", "Arm", "Compared with",
                                                           "Read in"],
                           csv_name=f"{study_id}_outcomes.csv",
@@ -299,11 +299,11 @@ else:
     st.caption("Figures differ in timepoint, population and definition; read each study before comparing. "
                "Colour shows verification.")
     comparable = cache.comparable_outcomes(con, tuple(rows["study_id"]), endpoint)
-    shown_comparable = comparable[["short_name", "result", "arm", "comparator", "timepoint_months", "population_note",
-                                   "verification", "read_in"]].rename(columns={
+    shown_comparable = comparable[["short_name", "result", "arm", "comparator", "timepoint_months", "population",
+                                   "endpoint_detail", "population_note", "verification", "read_in"]].rename(columns={
         "short_name": "Study", "arm": "Arm", "comparator": "Compared with", "result": "Result",
-        "timepoint_months": "Timepoint (months)", "population_note": "Population", "verification": "Verification",
-        "read_in": "Read in"})
+        "timepoint_months": "Timepoint (months)", "population": "Population", "endpoint_detail": "Measure",
+        "population_note": "Population details", "verification": "Verification", "read_in": "Read in"})
     with st.expander(f"The {len(shown_comparable)} figures charted"):
         widgets.table(shown_comparable, "ex_compare_table", ["Study", "Result", "Arm", "Compared with", "Read in"],
                       csv_name=f"brainmets_{endpoint}_figures.csv",

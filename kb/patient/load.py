@@ -31,30 +31,37 @@ class KbTables:
     key_results: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # study_id -> its top figures
 
 
+def _add_columns(frame: pd.DataFrame, extra: pd.DataFrame, key: str) -> pd.DataFrame:
+    """``frame`` with the columns of ``extra`` it does not have yet, matched on ``key`` (never a duplicated
+    column when kb.queries starts returning one of them)."""
+    new = [c for c in extra.columns if c == key or c not in frame.columns]
+    return frame.merge(extra[new], on=key, how="left")
+
+
 def load_tables(con: duckdb.DuckDBPyConnection) -> KbTables:
     """Read every table the answer needs."""
     studies = queries.studies(con, sort="level")
-    extra = query(con, "SELECT s.study_id, s.max_volume_cc, s.size_note, s.verified_in, p.primary_source_id, "
+    extra = query(con, "SELECT s.study_id, s.max_volume_cc, s.size_note, p.primary_source_id, "
                        "(SELECT list(DISTINCT a.drug_id ORDER BY a.drug_id) FROM arms a "
                        " WHERE a.study_id = s.study_id AND a.drug_id IS NOT NULL) AS drug_ids FROM studies s "
                        "LEFT JOIN (" + queries.STUDY_PAPER_SQL + ") p USING (study_id)")
-    studies = studies.merge(extra, on="study_id", how="left")
+    studies = _add_columns(studies, extra, "study_id")
     studies["drug_ids"] = studies["drug_ids"].map(
         lambda v: list(v) if isinstance(v, (list, tuple, np.ndarray)) else [])
     outcomes = queries.study_outcomes(con, tuple(studies["study_id"]))
     schedules = queries.dose_schedules(con, normal_tissue=None)
     schedule_settings = query(con, "SELECT study_id, list(setting_id ORDER BY setting_id) AS study_setting_ids "
                                    "FROM study_settings GROUP BY study_id")
-    schedules = schedules.merge(schedule_settings, on="study_id", how="left")
+    schedules = _add_columns(schedules, schedule_settings, "study_id")
     schedules["study_setting_ids"] = schedules["study_setting_ids"].map(
         lambda v: list(v) if isinstance(v, (list, tuple, np.ndarray)) else [])
-    schedules = schedules.merge(query(con, "SELECT source_id, journal FROM sources"), on="source_id", how="left")
+    schedules = _add_columns(schedules, query(con, "SELECT source_id, journal FROM sources"), "source_id")
     signals = queries.drug_toxicity(con)
-    recommendations = queries.recommendations(con).merge(
-        query(con, "SELECT guideline_id, scope, title AS guideline_title FROM guidelines"), on="guideline_id",
-        how="left")
-    recommendations = recommendations.merge(query(con, "SELECT source_id, year AS source_year, journal FROM sources"),
-                                            on="source_id", how="left")
+    recommendations = _add_columns(
+        queries.recommendations(con), query(con, "SELECT guideline_id, scope, title AS guideline_title FROM guidelines"),
+        "guideline_id")
+    recommendations = _add_columns(recommendations, query(con, "SELECT source_id, year AS source_year, journal "
+                                                               "FROM sources"), "source_id")
     imaging = queries.imaging(con)
     release = tuple(sorted(queries.release_info(con).items()))
     return KbTables(load_vocabulary(con), studies, outcomes, schedules, signals, recommendations, imaging, release,
