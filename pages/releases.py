@@ -14,7 +14,7 @@ published = str(release.get("published_at") or "")[:10]
 st.title("Releases")
 st.markdown(f"You are reading release **{widgets.escape(release_id)}**. Every page footer and every export names "
             "it; a paper that used the KB should cite it, so readers can open exactly the same data.")
-st.code(f"BrainMets KB, release {release_id} ({published}).", language=None)
+st.code(f"BrainMets KB, release {release_id} ({published}).", language=None, wrap_lines=True)
 
 st.subheader("Download this release")
 st.markdown("One zip: the DuckDB file, one Parquet and one CSV file per table, the sources as CSL-JSON, and a "

@@ -14,7 +14,8 @@ from streamlit.testing.v1 import AppTest, app_test
 
 @pytest.fixture
 def downloaded(monkeypatch):
-    """``downloaded(at, key_or_label) -> bytes`` for the download button with that key (or label)."""
+    """``downloaded(at, key_or_label) -> bytes`` for the download button with that key (or label);
+    ``downloaded.file(at, key_or_label)`` is the whole file, with its ``filename``."""
     storages: list[MemoryMediaFileStorage] = []
     managers: list[MediaFileManager] = []
 
@@ -31,10 +32,15 @@ def downloaded(monkeypatch):
     monkeypatch.setattr(app_test, "MemoryMediaFileStorage", RecordingStorage)
     monkeypatch.setattr(app_test, "MediaFileManager", RecordingManager)
 
-    def read(at: AppTest, key: str) -> bytes:
+    def file(at: AppTest, key: str):
+        """The file the button delivers (``.content`` bytes, ``.filename``)."""
         button = next(b for b in at.get("download_button") if key in b.id or b.proto.label == key)
         url = (managers[-1].execute_deferred(button.proto.deferred_file_id) if button.proto.deferred_file_id
                else button.proto.url)
-        return storages[-1].get_file(url.rsplit("/", 1)[-1]).content
+        return storages[-1].get_file(url.rsplit("/", 1)[-1])
 
+    def read(at: AppTest, key: str) -> bytes:
+        return file(at, key).content
+
+    read.file = file
     return read

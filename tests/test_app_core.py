@@ -103,9 +103,11 @@ def test_a_store_held_by_another_process_blocks_no_reader_and_the_editor_page_sa
     try:
         assert holder.stdout.readline().strip() == "ready"
         st.cache_resource.clear()   # as at the start of the app's process: it has not got ready yet
-        home = AppTest.from_file(str(ROOT / "pages/home.py"), default_timeout=TIMEOUT).run()
+        home = AppTest.from_file(str(ROOT / "app.py"), default_timeout=TIMEOUT).run()   # Home, through the router
         assert not home.exception and home.title[0].value == "BrainMets KB"
-        editor = AppTest.from_file(str(ROOT / "pages/editor.py"), default_timeout=TIMEOUT).run()
+        editor = AppTest.from_file(str(ROOT / "app.py"), default_timeout=TIMEOUT)
+        editor.switch_page("pages/editor.py")
+        editor.run()
         assert not editor.exception
         assert "The editorial store is busy" in editor.error[0].value
     finally:
@@ -116,7 +118,7 @@ def test_a_store_held_by_another_process_blocks_no_reader_and_the_editor_page_sa
 def test_a_reader_instance_with_nothing_published_says_what_to_do(tmp_path, monkeypatch):
     monkeypatch.setenv("KB_READ_ONLY", "1")
     monkeypatch.setenv("KB_RELEASES", str(tmp_path / "empty"))
-    at = AppTest.from_file(str(ROOT / "pages/home.py"), default_timeout=TIMEOUT).run()
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=TIMEOUT).run()
     assert not at.exception
     assert "No release of the knowledge base has been published yet" in at.error[0].value
     assert not at.title

@@ -56,11 +56,13 @@ def _free_port() -> int:
 
 
 @contextlib.contextmanager
-def serve(db: Path, log_path: Path):
-    """`streamlit run app.py` on a free port against the database ``db``; yields its URL, stops it after."""
+def serve(home: Path, log_path: Path):
+    """`streamlit run app.py` on a free port as the editor instance of ``home`` (its store and releases); yields its
+    URL, stops it after."""
     port = _free_port()
-    env = {**os.environ, "KB_DB": str(db)}
-    env.pop("KB_READ_ONLY", None)
+    env = {**os.environ, "KB_HOME": str(home)}
+    for name in ("KB_READ_ONLY", "KB_DB", "KB_RELEASES"):
+        env.pop(name, None)
     with log_path.open("w") as log:
         process = subprocess.Popen(
             [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port), "--server.address",
@@ -90,18 +92,22 @@ def serve(db: Path, log_path: Path):
 
 
 @pytest.fixture(scope="module")
-def kb_db(tmp_path_factory) -> Path:
-    """A database built from data/ in a temporary folder (never the repository's)."""
+def kb_home(tmp_path_factory) -> Path:
+    """An instance built from data/ in a temporary folder (its store and first published release; never the
+    repository's), served as the app serves it."""
     _require_chromium()
-    from kb.build import build
+    from kb.rebuild import rebuild_store
+    from kb.store import get_store
 
-    db = tmp_path_factory.mktemp("browser") / "kb.duckdb"
-    build(db)
-    return db
+    home = tmp_path_factory.mktemp("browser")
+    store = get_store(home)
+    rebuild_store(store)
+    store.close()
+    return home
 
 
 @pytest.fixture(scope="module")
-def browser(kb_db):
+def browser(kb_home):
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
@@ -111,10 +117,10 @@ def browser(kb_db):
 
 
 @pytest.fixture(scope="module")
-def app_url(kb_db, browser, tmp_path_factory):
+def app_url(kb_home, browser, tmp_path_factory):
     """The app served for the module's page visits, opened once at '/' first: until app.py has run, Streamlit
     treats the pages/ folder as an old-style multipage app (see the xfail test below)."""
-    with serve(kb_db, tmp_path_factory.getbasetemp() / "streamlit.log") as url:
+    with serve(kb_home, tmp_path_factory.getbasetemp() / "streamlit.log") as url:
         warm_up = Visit(browser, url, 1440, 900)
         try:
             warm_up.open("/")
@@ -265,7 +271,7 @@ def _explorer_study(v: Visit) -> None:
     chart.locator("svg text").first.wait_for()
     labels = " ".join(chart.locator("svg text").all_text_contents())
     for age in (35, 40, 45, 50):
-        assert f"Modelled HR at age {age} years" in labels
+        assert f"Age {age} years (modelled)" in labels
     assert "vs nan" not in labels
 
 
@@ -369,9 +375,24 @@ def _imaging(v: Visit) -> None:
     assert "Detection" not in v.table_text() and "Radionecrosis vs progression" in v.table_text()
 
 
+def _patient(v: Visit) -> None:
+    v.open("/patient?histology=breast_her2pos&mets=3&diameter=2&setting=intact&drug=trastuzumab_emtansine")
+    body = v.page.inner_text("body")
+    assert "never recommends a treatment" in body and "Stumpf" in body
+
+
+def _releases(v: Visit) -> None:
+    v.open("/releases")
+    v.page.get_by_role("button", name="Download the release bundle (zip)").wait_for()
+    body = v.page.inner_text("body")
+    assert re.search(r"You are reading release \d{4}-\d{2}-\d{2}\.\d{4}-[0-9a-f]{8}", body)
+    assert "Download the release bundle (zip)" in body
+
+
 PAGES = {"home": _home, "sources": _sources, "search": _search, "dashboard": _dashboard, "explorer": _explorer,
          "explorer_eligibility": _explorer_eligibility, "explorer_study": _explorer_study, "dosing": _dosing,
-         "toxicity": _toxicity, "guidelines": _guidelines, "imaging": _imaging, "editor": _editor}
+         "toxicity": _toxicity, "guidelines": _guidelines, "imaging": _imaging, "patient": _patient,
+         "releases": _releases, "editor": _editor}
 
 
 @pytest.mark.parametrize("width, height", SIZES, ids=[f"{w}x{h}" for w, h in SIZES])
@@ -392,12 +413,10 @@ def test_page_applies_a_filter_and_looks_right(browser, app_url, artifacts, name
         visit.close()
 
 
-def test_a_shared_link_opened_first_after_start_gets_the_full_app(browser, kb_db, tmp_path):
-    from kb.build import build
-
-    fresh_db = tmp_path / "fresh.duckdb"  # the module's server holds kb_db: DuckDB allows one writer per file
-    build(fresh_db)
-    with serve(fresh_db, tmp_path / "streamlit-fresh.log") as url:
+def test_a_shared_link_opened_first_after_start_gets_the_full_app(browser, kb_home, tmp_path):
+    # a second server on the same instance, whose very first request is the shared link (any number of
+    # processes serve one instance: readers open its releases read-only)
+    with serve(kb_home, tmp_path / "streamlit-fresh.log") as url:
         visit = Visit(browser, url, 1440, 900)
         try:
             visit.open("/explorer?histology=melanoma")

@@ -216,7 +216,7 @@ def test_an_outcome_without_a_population_is_refused(data_copy):
     outcomes[0]["subgroup_id"] = ""
     assert outcomes_without_population(outcomes, rows("subgroups")) == [outcomes[0]["outcome_id"]]
     write(data_copy, "outcomes", outcomes)
-    assert any("outcomes.csv, line 2, column subgroup_id: subgroup is required" in m
+    assert any("outcomes.csv, line 2, column subgroup_id: population is required" in m
                for m in kb_check_messages(data_copy))
 
 

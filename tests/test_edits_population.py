@@ -36,7 +36,7 @@ def test_an_outcome_without_a_subgroup_gets_a_field_message(econ):
     raw["outcomes"][0]["subgroup_id"] = ""
     with pytest.raises(edits.ValidationFailed) as caught:
         edits.propose_create(econ, "alice", "studies", raw, "new trial")
-    assert messages(caught)[("outcomes", 1, "subgroup_id")] == "subgroup is required"
+    assert messages(caught)[("outcomes", 1, "subgroup_id")] == "population is required"
 
 
 def test_a_dose_schedule_edit_that_drops_its_study_is_refused(econ):

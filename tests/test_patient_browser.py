@@ -11,7 +11,7 @@ import re
 
 import pytest
 
-from tests.test_browser import SIZES, Visit, app_url, artifacts, browser, kb_db  # noqa: F401  (pytest fixtures)
+from tests.test_browser import SIZES, Visit, app_url, artifacts, browser, kb_home  # noqa: F401  (pytest fixtures)
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
+from downloads import downloaded  # noqa: F401
 from editing_fixtures import PASSWORDS, cheap_scrypt, econ, editor_db, new_study, template_db  # noqa: F401
 from streamlit.testing.v1 import AppTest
 
@@ -108,7 +109,7 @@ def test_what_an_interrupted_publish_or_build_left_is_cleaned_up(econ):
 
 # ------------------------------------------------------------------------------------------------ readers
 def test_a_reader_page_shows_an_accepted_edit_on_its_next_rerun_without_a_restart(econ):
-    at = AppTest.from_file(str(ROOT / "pages/home.py"), default_timeout=TIMEOUT).run()
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=TIMEOUT).run()   # Home, through the router
     before = current(econ.releases).release_id
     sources = next(m.value for m in at.metric if m.label == "Sources")
     assert f"release {before}" in at.main.caption[-1].value
@@ -133,21 +134,10 @@ def test_every_page_footer_names_the_release_it_shows(econ, page):
     assert f"BrainMets KB release {current(econ.releases).release_id} ·" in at.main.caption[-1].value
 
 
-def test_csv_downloads_name_the_release_in_the_file_name(econ, monkeypatch):
-    from streamlit.runtime.memory_media_file_storage import MemoryMediaFileStorage
-    from streamlit.testing.v1 import app_test
-
-    storages: list[MemoryMediaFileStorage] = []
-
-    class Recording(MemoryMediaFileStorage):   # AppTest keeps downloads in memory, with their file names
-        def __init__(self, *args, **kwargs):
-            super().__init__(*args, **kwargs)
-            storages.append(self)
-
-    monkeypatch.setattr(app_test, "MemoryMediaFileStorage", Recording)
+def test_csv_downloads_name_the_release_in_the_file_name(econ, downloaded):
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=TIMEOUT)
     at.switch_page("pages/sources.py").run()
-    names = [storages[-1].get_file(b.proto.url.rsplit("/", 1)[-1]).filename for b in at.get("download_button")]
+    names = [downloaded.file(at, b.id).filename for b in at.get("download_button")]
     assert names == [f"brainmets_sources_{current(econ.releases).release_id}.csv"]
 
 

@@ -142,9 +142,11 @@ def test_a_reader_instance_never_opens_the_store(econ, tmp_path, monkeypatch):
     monkeypatch.setenv("KB_READ_ONLY", "1")
     monkeypatch.setenv("KB_RELEASES", str(releases))
     monkeypatch.setenv("KB_HOME", str(tmp_path / "reader-home"))
-    home = AppTest.from_file(str(ROOT / "pages/home.py"), default_timeout=TIMEOUT).run()
+    home = AppTest.from_file(str(ROOT / "app.py"), default_timeout=TIMEOUT).run()   # Home, through the router
     assert not home.exception and home.title[0].value == "BrainMets KB"
-    editor = AppTest.from_file(str(ROOT / "pages/editor.py"), default_timeout=TIMEOUT).run()
+    editor = AppTest.from_file(str(ROOT / "app.py"), default_timeout=TIMEOUT)
+    editor.switch_page("pages/editor.py")
+    editor.run()
     assert "Editing is disabled on this instance" in editor.info[0].value and not editor.text_input
     assert not (tmp_path / "reader-home").exists()
     with pytest.raises(ReaderInstance):

@@ -12,8 +12,8 @@ import pandas as pd
 import streamlit as st
 
 from kb import gaps
-from kb.queries import doi_url, pubmed_url
-from ui import cache
+from kb.links import doi_url, pubmed_url
+from ui import cache, widgets
 
 LIMIT = 6  # names in the visible line; the rest are in the expander
 
@@ -32,6 +32,4 @@ def uncurated_note(con: duckdb.DuckDBPyConnection, topic: str, drug_ids: Sequenc
                                                                          frame["title"])],
                 "Reference": frame["ref_number"], "Title": frame["title"],
                 "DOI": frame["doi"].map(doi_url), "PubMed": frame["pmid"].map(pubmed_url)})
-            st.dataframe(shown, hide_index=True, width="stretch", column_config={
-                "DOI": st.column_config.LinkColumn(display_text=r"https://doi\.org/(.*)"),
-                "PubMed": st.column_config.LinkColumn(display_text=r".*/(\d+)/")})
+            widgets.table(shown, f"gaps_{topic}", ["Paper", "DOI", "PubMed"])
