@@ -96,10 +96,14 @@ def kb_home(tmp_path_factory) -> Path:
     """An instance built from data/ in a temporary folder (its store and first published release; never the
     repository's), served as the app serves it."""
     _require_chromium()
+    return build_home(tmp_path_factory.mktemp("browser"))
+
+
+def build_home(home: Path) -> Path:
+    """An instance at ``home`` built from data/: its editorial store and first published release."""
     from kb.rebuild import rebuild_store
     from kb.store import get_store
 
-    home = tmp_path_factory.mktemp("browser")
     store = get_store(home)
     rebuild_store(store)
     store.close()

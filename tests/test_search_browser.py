@@ -9,7 +9,7 @@ import re
 import bibtexparser
 import pytest
 
-from test_browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, Visit, _require_chromium, serve  # noqa: F401
+from test_browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, Visit, _require_chromium, build_home, serve  # noqa: F401
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -19,11 +19,8 @@ def served(tmp_path_factory):
     _require_chromium()
     from playwright.sync_api import sync_playwright
 
-    from kb.build import build
-
-    db = tmp_path_factory.mktemp("search_browser") / "kb.duckdb"
-    build(db)
-    with serve(db, tmp_path_factory.getbasetemp() / "streamlit_search.log") as url:
+    home = build_home(tmp_path_factory.mktemp("search_browser"))
+    with serve(home, tmp_path_factory.getbasetemp() / "streamlit_search.log") as url:
         with sync_playwright() as playwright:
             chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
             warm_up = Visit(chromium, url, 1440, 900)
