@@ -3,6 +3,7 @@
 from pathlib import Path
 
 import pytest
+from pages_helpers import open_page
 from streamlit.testing.v1 import AppTest
 
 from kb import gaps
@@ -10,14 +11,6 @@ from kb import gaps
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def open_page(page: str, **params) -> AppTest:
-    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
-    for key, value in params.items():
-        at.query_params[key] = value
-    at.switch_page(f"pages/{page}.py")
-    at.run()
-    assert not at.exception, [e.value for e in at.exception]
-    return at
 
 
 def gap_captions(at: AppTest) -> list[str]:

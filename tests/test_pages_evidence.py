@@ -10,6 +10,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 from downloads import downloaded  # noqa: F401
+from pages_helpers import open_page
 from streamlit.testing.v1 import AppTest
 
 from kb import queries
@@ -24,15 +25,6 @@ def csv(table: str) -> pd.DataFrame:
     return pd.read_csv(DATA / f"{table}.csv", dtype=str, keep_default_na=False)
 
 
-def open_page(page: str, **params) -> AppTest:
-    """Run app.py on ``pages/<page>.py`` with these query parameters, as a shared link would."""
-    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=TIMEOUT)
-    for key, value in params.items():
-        at.query_params[key] = value
-    at.switch_page(f"pages/{page}.py")
-    at.run()
-    assert not at.exception, [e.value for e in at.exception]
-    return at
 
 
 def param(at: AppTest, key: str):

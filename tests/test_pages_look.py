@@ -13,6 +13,7 @@ import pandas as pd
 import pytest
 import streamlit as st
 from downloads import downloaded  # noqa: F401
+from pages_helpers import open_page
 from streamlit.testing.v1 import AppTest
 
 from kb import display
@@ -21,14 +22,6 @@ ROOT = Path(__file__).resolve().parent.parent
 TIMEOUT = 60
 
 
-def open_page(page: str, **params) -> AppTest:
-    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=TIMEOUT)
-    for key, value in params.items():
-        at.query_params[key] = value
-    at.switch_page(f"pages/{page}.py")
-    at.run()
-    assert not at.exception, [e.value for e in at.exception]
-    return at
 
 
 def table_with(at: AppTest, column: str) -> pd.DataFrame:
