@@ -187,7 +187,7 @@ def test_no_password_is_written_in_the_code():
     # a quoted value after password=/secret=; documentation placeholders like "<from the provider>" are allowed
     pattern = re.compile(r"""(password|passwd|secret)\w*\s*[=:]\s*["'](?!<)[^"']+["']""", re.I)
     offenders = []
-    for path in [ROOT / "app.py", *(ROOT / "kb").glob("*.py"), *(ROOT / "pages").glob("*.py"),
+    for path in [ROOT / "app.py", *(ROOT / "kb").rglob("*.py"), *(ROOT / "pages").glob("*.py"),
                  *(ROOT / "ui").glob("*.py")]:
         for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
             if pattern.search(line):

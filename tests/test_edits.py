@@ -139,7 +139,7 @@ def test_the_database_constraints_stand_behind_the_forms(econ, monkeypatch):
     assert "between 1 and 263" in messages(exc)[("sources", None, "ref_number")]
     import kb.validate
 
-    monkeypatch.setattr(edits, "extra_rules", lambda *a, **k: [])
+    monkeypatch.setattr(edits.validation, "extra_rules", lambda *a, **k: [])   # where check_record looks it up
     monkeypatch.setattr(kb.validate, "_rules", lambda *a, **k: iter(()))
     with pytest.raises(edits.ValidationFailed) as exc:
         edits.propose_create(econ, "alice", "sources", raw, "new paper", confirm_duplicates=True)
