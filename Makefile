@@ -17,9 +17,10 @@ run: $(STAMP)
 	$(PY) -m kb build --if-needed
 	$(PY) -m streamlit run app.py --server.port 8501 --server.address localhost --server.headless true
 
-## test: set up .venv and run the whole suite (unit, data integrity, AppTest, browser)
+## test: set up .venv and run the whole suite (unit, data integrity, AppTest, browser) on two workers; a test file
+## stays on one worker (its servers and browser are started once), `pytest tests/x.py` alone runs in one process
 test: $(STAMP)
-	$(PY) -m pytest
+	$(PY) -m pytest -n 2 --dist loadfile
 
 ## build: rebuild the editorial store from data/, keeping every accepted edit not yet exported; publish
 build: $(STAMP)

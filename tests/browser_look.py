@@ -38,15 +38,15 @@ async (grid, readCells) => {
   const snapshot = () => cellsNow().map(c => c.getAttribute('aria-colindex') + ':' + c.textContent).join('|');
   const cells = new Set();
   const read = () => cellsNow().forEach(c => cells.add(c.textContent));
-  const settle = async (before) => {
-    for (let waited = 0; waited < 1000; waited += 50) {
+  const settle = async (before, limit = 1000) => {
+    for (let waited = 0; waited < limit; waited += 50) {
       await sleep(50);
       const now = snapshot();
       if (now && now !== before) { await sleep(50); return; }
     }
   };
   grid.scrollIntoView({block: 'start'});
-  await settle('');
+  await settle('', 8000);  // a grid that has just come into view can take seconds to draw on a loaded machine
   read();
   const scroller = grid.querySelector('.dvn-scroller');
   if (!scroller) return [...cells];
