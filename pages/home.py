@@ -54,7 +54,9 @@ with editor.container(border=True):
 st.warning(widgets.DISCLAIMER, icon=":material/info:")
 
 # ------------------------------------------------------------------------------------------------ what it holds
-st.subheader(f"Release {release.get('release', 'unreleased')}")
+st.subheader("What the KB holds")
+st.caption(f"Release {release.get('release_id', 'unpublished')} (cite this id) · built from data release "
+           f"{release.get('release', 'unreleased')}")
 labels = {"sources": "Sources", "studies": "Studies", "outcomes": "Outcome figures", "guidelines": "Guidelines",
           "recommendations": "Recommendations", "dose_schedules": "Dose schedules",
           "drug_toxicity": "Drug–SRS toxicity signals", "imaging": "Imaging accuracy rows"}
