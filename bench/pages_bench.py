@@ -47,7 +47,12 @@ PAGES: tuple[tuple[str, str, dict[str, str | list[str]]], ...] = (
 
 
 def _share_script_cache() -> None:
-    """Make every AppTest run reuse one compiled-script cache, like a running server."""
+    """Make every AppTest run reuse one compiled-script cache, like a running server (and keep Streamlit's
+    'missing ScriptRunContext' warning, which bare-mode AppTest set-up triggers, out of the table)."""
+    import logging
+
+    logging.getLogger("streamlit.runtime.scriptrunner_utils.script_run_context").addFilter(
+        lambda record: "missing ScriptRunContext" not in record.getMessage())
     from streamlit.runtime.scriptrunner.script_cache import ScriptCache
     from streamlit.testing.v1 import app_test
 
