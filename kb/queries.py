@@ -588,11 +588,14 @@ DOSE_CATEGORIES = {"single_fraction": "Single-fraction SRS", "fractionated_intac
 
 def dose_schedules(con: duckdb.DuckDBPyConnection, categories: Sequence[str] = (), settings: Sequence[str] = (),
                    diameter_cm: float | None = None, volume_cc: float | None = None,
-                   verification: Sequence[str] = (), normal_tissue: bool | None = False) -> pd.DataFrame:
+                   verification: Sequence[str] = (), normal_tissue: bool | None = False,
+                   keep_unsized: bool = False) -> pd.DataFrame:
     """Dose schedules with dose per fraction, BED and EQD2 computed here (never stored).
 
-    ``diameter_cm``/``volume_cc`` keep schedules whose stated size range covers that size (schedules without a
-    range drop out). ``normal_tissue``: False = treatment schedules only, True = tolerance rows only, None = both.
+    ``diameter_cm``/``volume_cc`` keep schedules whose stated size range covers that size; schedules that state no
+    range in that unit are kept too when ``keep_unsized`` (unknown is not "excluded": the dosing page keeps them,
+    marked, unless the reader hides them). ``normal_tissue``: False = treatment schedules only, True = tolerance
+    rows only, None = both.
     """
     where = Where()
     where.add_in("d.category", categories)
@@ -601,14 +604,13 @@ def dose_schedules(con: duckdb.DuckDBPyConnection, categories: Sequence[str] = (
         where.add("d.category = ?", "normal_tissue")
     elif normal_tissue is False:
         where.add("d.category <> ?", "normal_tissue")
-    if diameter_cm is not None:
-        where.add("(d.min_diameter_cm IS NOT NULL OR d.max_diameter_cm IS NOT NULL) "
-                  "AND coalesce(d.min_diameter_cm, 0) <= ? AND (d.max_diameter_cm IS NULL OR d.max_diameter_cm >= ?)",
-                  float(diameter_cm), float(diameter_cm))
-    if volume_cc is not None:
-        where.add("(d.min_volume_cc IS NOT NULL OR d.max_volume_cc IS NOT NULL) "
-                  "AND coalesce(d.min_volume_cc, 0) <= ? AND (d.max_volume_cc IS NULL OR d.max_volume_cc >= ?)",
-                  float(volume_cc), float(volume_cc))
+    for size, low, high in ((diameter_cm, "d.min_diameter_cm", "d.max_diameter_cm"),
+                            (volume_cc, "d.min_volume_cc", "d.max_volume_cc")):
+        if size is not None:
+            stated = f"({low} IS NOT NULL OR {high} IS NOT NULL)"
+            covers = f"coalesce({low}, 0) <= ? AND ({high} IS NULL OR {high} >= ?)"
+            where.add(f"(NOT {stated} OR ({covers}))" if keep_unsized else f"({stated} AND {covers})",
+                      float(size), float(size))
     where.add_in("d.verification", verification)
     frame = query(con, "SELECT d.schedule_id, d.category, d.setting_id, st.name AS setting, d.description, "
                        "d.total_dose_gy, d.fractions, d.alpha_beta_gy, d.min_diameter_cm, d.max_diameter_cm, "

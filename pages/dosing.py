@@ -28,14 +28,22 @@ with st.container(border=True):
     settings = c2.multiselect("Setting", list(facets["settings"]), format_func=facets["settings"].get,
                               key="do_setting", default=widgets.param_list("setting", list(facets["settings"])))
     diameter = c3.number_input("Lesion diameter (cm)", 0.0, 10.0, widgets.param_float("diam", 0.0, 0.0, 10.0),
-                               step=0.5, key="do_diam", help="Keeps schedules whose size range covers it; 0 = any.")
+                               step=0.5, key="do_diam",
+                               help="Keeps schedules whose diameter range covers it, and those that state no "
+                                    "diameter range; 0 = any.")
     volume = c4.number_input("Lesion volume (cc)", 0.0, 200.0, widgets.param_float("vol", 0.0, 0.0, 200.0), step=1.0,
-                             key="do_vol", help="Keeps schedules whose volume range covers it; 0 = any.")
+                             key="do_vol", help="Keeps schedules whose volume range covers it, and those that state "
+                                                "no volume range; 0 = any.")
+    hide_unsized = st.toggle("Hide schedules that state no size range", key="do_sized",
+                             value=widgets.param_text("sized") == "only", disabled=not (diameter or volume),
+                             help="Many schedules were reported without the lesion sizes they were used for; they "
+                                  "are kept by default because unknown is not “excluded”.")
     verification = st.multiselect("Verification", list(facets["verification"]), key="do_verification",
                                   format_func=facets["verification"].get,
                                   default=widgets.param_list("verification", list(facets["verification"])))
+hide_unsized = hide_unsized and bool(diameter or volume)
 widgets.sync_params(category=categories, setting=settings, diam=diameter or None, vol=volume or None,
-                    verification=verification)
+                    sized="only" if hide_unsized else None, verification=verification)
 active = [name for name, value in (("schedule type", categories), ("setting", settings),
                                    ("lesion diameter", diameter), ("lesion volume", volume),
                                    ("verification", verification)) if value]
@@ -44,13 +52,18 @@ active = [name for name, value in (("schedule type", categories), ("setting", se
 st.subheader("Schedules by setting and lesion size")
 with st.spinner("Loading schedules…"):
     schedules = cache.dose_schedules(con, tuple(categories), tuple(settings), diameter or None, volume or None,
-                                     tuple(verification), False)
+                                     tuple(verification), False, not hide_unsized)
 st.markdown(f"**{len(schedules)}** {'schedule' if len(schedules) == 1 else 'schedules'}")
 if schedules.empty:
     widgets.empty_state(widgets.no_match_message("schedule", active)
-                        + " Schedules that state no size range are hidden while a size is set.")
+                        + (" Schedules that state no size range are hidden by the switch." if hide_unsized else ""))
 else:
     widgets.verification_caption(schedules["verification"], "schedules shown")
+    unsized = schedules["size_range"].isna() & bool(diameter or volume)
+    if unsized.any():
+        st.caption(f"{widgets.plural(int(unsized.sum()), 'schedule', 'schedules')} shown state no lesion size "
+                   "(Lesion size “not recorded”); the switch above hides them.")
+        schedules = schedules.assign(size_range=schedules["size_range"].where(~unsized, "not recorded"))
     shown = schedules.assign(doi_link=schedules["doi"].map(doi_url), pubmed=schedules["pmid"].map(pubmed_url))[
         ["schedule", "size_range", "category_label", "setting", "dose_per_fraction_gy", "alpha_beta_gy", "bed_gy",
          "eqd2_gy", "description", "study", *SOURCE_COLUMNS]].rename(columns={

@@ -345,7 +345,9 @@ def _explorer(v: Visit) -> None:
 
 
 def _dosing(v: Visit) -> None:
-    v.open("/dosing")
+    v.open("/dosing?diam=2.5")   # a lesion size: schedules that state none stay, marked
+    assert re.search(r"\d+ schedules shown state no lesion size", v.page.inner_text("body"))
+    assert "not recorded" in v.table_text()
     v.text_input("Schedules to compare", "27 Gy / 3 fx, 3 x 9 Gy", "calc=27")
     assert "not a schedule" not in v.page.inner_text("body")
     v.text_input("Schedules to compare", "25/5", "calc=25")

@@ -196,10 +196,29 @@ def test_dosing_diameter_deep_link_filters_schedules_and_csv_matches(built_db, c
     at = open_page("dosing", diam="2.5")
     assert at.number_input(key="do_diam").value == 2.5
     table = table_with_column(at, "Lesion size")
-    expected = queries.dose_schedules(con, diameter_cm=2.5)
+    expected = queries.dose_schedules(con, diameter_cm=2.5, keep_unsized=True)
     assert len(table) == len(expected) == shown_number(at, "schedules")
-    assert table["BED (Gy, computed)"].notna().all()
+    dosed = table["Schedule"].notna() & (table["Schedule"].astype(str) != "—")
+    assert dosed.sum() == expected["total_dose_gy"].notna().sum()
+    assert table.loc[dosed, "BED (Gy, computed)"].notna().all()   # every schedule with a dose has its BED
     assert_csv_equals_table(downloaded(at, "do_table_csv"), table)
+
+
+def test_dosing_size_filter_keeps_unsized_schedules_marked_and_the_switch_hides_them(built_db, con):
+    at = open_page("dosing", diam="2.5")
+    kept = queries.dose_schedules(con, diameter_cm=2.5, keep_unsized=True)
+    only_sized = queries.dose_schedules(con, diameter_cm=2.5)
+    assert len(kept) > len(only_sized) > 0
+    table = table_with_column(at, "Lesion size")
+    assert len(table) == len(kept) == shown_number(at, "schedules")
+    unsized = len(kept) - int(kept["size_range"].notna().sum())
+    assert (table["Lesion size"] == "not recorded").sum() == unsized
+    assert any(f"{unsized} schedules shown state no lesion size" in c.value for c in at.caption)
+    at.toggle(key="do_sized").set_value(True).run()
+    assert at.query_params["sized"] == ["only"] or at.query_params["sized"] == "only"
+    table = table_with_column(at, "Lesion size")
+    assert len(table) == len(only_sized) == shown_number(at, "schedules")
+    assert not (table["Lesion size"] == "not recorded").any()
 
 
 def test_dosing_empty_state_names_the_filter(built_db):

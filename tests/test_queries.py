@@ -333,6 +333,18 @@ def test_diameter_filter_keeps_schedules_whose_range_covers_it(con, diameter):
     assert set(frame["schedule_id"]) == set(data.loc[covers, "schedule_id"])
 
 
+@pytest.mark.parametrize("diameter", [1.5, 2.5, 3.5])
+def test_diameter_filter_can_keep_the_schedules_that_state_no_diameter(con, diameter):
+    kept = queries.dose_schedules(con, diameter_cm=diameter, keep_unsized=True)
+    data = csv("dose_schedules").query("category != 'normal_tissue'")
+    low = pd.to_numeric(data["min_diameter_cm"].replace("", None))
+    high = pd.to_numeric(data["max_diameter_cm"].replace("", None))
+    unstated = low.isna() & high.isna()
+    covers = ~unstated & (low.fillna(0) <= diameter) & (high.isna() | (high >= diameter))
+    assert set(kept["schedule_id"]) == set(data.loc[covers | unstated, "schedule_id"])
+    assert unstated.any() and (~(covers | unstated)).any()   # the filter still drops schedules sized elsewhere
+
+
 def test_setting_filter_on_schedules(con):
     frame = queries.dose_schedules(con, settings=("preoperative",))
     assert not frame.empty and (frame["setting_id"] == "preoperative").all()

@@ -225,8 +225,9 @@ def comparable_outcomes(con: duckdb.DuckDBPyConnection, study_ids: tuple[str, ..
 @by_release(show_spinner=False, max_entries=128)
 def dose_schedules(con: duckdb.DuckDBPyConnection, categories: tuple[str, ...], settings: tuple[str, ...],
                    diameter_cm: float | None, volume_cc: float | None, verification: tuple[str, ...],
-                   normal_tissue: bool | None) -> pd.DataFrame:
-    return queries.dose_schedules(con, categories, settings, diameter_cm, volume_cc, verification, normal_tissue)
+                   normal_tissue: bool | None, keep_unsized: bool = False) -> pd.DataFrame:
+    return queries.dose_schedules(con, categories, settings, diameter_cm, volume_cc, verification, normal_tissue,
+                                  keep_unsized)
 
 
 @by_release(show_spinner=False, max_entries=128)
