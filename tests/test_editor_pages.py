@@ -198,7 +198,7 @@ def test_history_shows_the_diff_and_a_revert_becomes_a_proposal(econ):
     at = signed_in("carol")
     at.selectbox(key="h_kind").select("sources").run()
     at.selectbox(key="h_id").select("ref028").run()
-    assert any(m.startswith("**Version 1** · update · by alice, accepted by bob") for m in texts(at, "markdown"))
+    assert any(m.startswith("**Change 1 of 1** · changed · by alice, accepted by bob") for m in texts(at, "markdown"))
     diff = next(d.value for d in at.dataframe if "field" in d.value.columns and (d.value["field"] == "year").any())
     assert diff[["before", "after"]].values.tolist() == [["2016", "2017"]]
     field(at, "Reason for reverting this change").input("the JAMA paper is 2016")
