@@ -11,17 +11,14 @@ Without /usr/bin/chromium the tests skip (install it with `apt-get install chrom
 
 from __future__ import annotations
 
-import contextlib
 import os
 import re
-import socket
-import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from bench.servers import wait_healthy
+from bench import servers
 
 import browser_look
 
@@ -49,36 +46,11 @@ def _require_chromium() -> None:
     pytest.skip(message)
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-@contextlib.contextmanager
 def serve(home: Path, log_path: Path):
     """`streamlit run app.py` on a free port as the editor instance of ``home`` (its store and releases); yields its
-    URL, stops it after."""
-    port = _free_port()
-    env = {**os.environ, "KB_HOME": str(home)}
-    for name in ("KB_READ_ONLY", "KB_DB", "KB_RELEASES"):
-        env.pop(name, None)
-    with log_path.open("w") as log:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port), "--server.address",
-             "127.0.0.1", "--server.headless", "true", "--browser.gatherUsageStats", "false",
-             "--server.fileWatcherType", "none"],
-            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-        url = f"http://127.0.0.1:{port}"
-        try:
-            wait_healthy(url, process, 60, log_path)
-            yield url
-        finally:
-            process.terminate()
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
+    URL, stops it after (bench.servers.serve, which the multi-process tests and benchmarks use too)."""
+    return servers.serve({"KB_HOME": str(home), "KB_READ_ONLY": None, "KB_DB": None, "KB_RELEASES": None}, log_path,
+                         timeout_s=60)
 
 
 @pytest.fixture(scope="module")

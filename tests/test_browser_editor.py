@@ -6,22 +6,13 @@ message when chromium is missing, unless CI is set (then it fails).
 
 from __future__ import annotations
 
-import os
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
-from pathlib import Path
-
-import duckdb
 import pytest
 from editing_fixtures import PASSWORDS, cheap_scrypt, editor_db, home_of, template_db  # noqa: F401
+from test_browser import CHROMIUM, CHROMIUM_ARGS, _require_chromium
 
-ROOT = Path(__file__).resolve().parent.parent
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+from bench import servers
+from kb.store import get_store
+
 NEW_RESULT = "Memantine delayed cognitive decline (browser test) <b>bold?</b> [open](javascript:alert(4))"
 PAYLOAD = "XSS-7 <script>alert(1)</script><img src=x onerror=alert(2)> [open](javascript:alert(3))"
 
@@ -29,46 +20,17 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 
 @pytest.fixture
-def chromium() -> Path:
-    if not CHROMIUM.exists():
-        if os.environ.get("CI"):
-            pytest.fail(f"{CHROMIUM} is missing (CI is set, so this is a failure: install Debian's chromium)")
-        pytest.skip(f"{CHROMIUM} is missing: install Debian's chromium to run the real-browser test")
+def chromium():
+    _require_chromium()   # skipped with a message without Debian's chromium; a failure when CI is set
     return CHROMIUM
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture
 def server(editor_db):
     """`streamlit run app.py` as the editor instance of the private instance folder."""
-    port = free_port()
-    log = open(editor_db.parent / "streamlit.log", "w")
-    proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
-                             "--server.address", "127.0.0.1", "--server.headless", "true",
-                             "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"],
-                            cwd=ROOT, env={**os.environ, "KB_HOME": str(home_of(editor_db))}, stdout=log,
-                            stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            urllib.request.urlopen(url + "/_stcore/health", timeout=1)
-            break
-        except OSError:
-            time.sleep(0.2)
-    else:
-        proc.kill()
-        pytest.fail("streamlit did not start: " + (editor_db.parent / "streamlit.log").read_text())
-    yield url, proc
-    if proc.poll() is None:
-        proc.terminate()
-        proc.wait(10)
-    log.close()
+    with servers.serve({"KB_HOME": str(home_of(editor_db)), "KB_READ_ONLY": None, "KB_DB": None, "KB_RELEASES": None},
+                       editor_db.parent / "streamlit.log", timeout_s=60) as url:
+        yield url
 
 
 def sign_in(page, url: str, name: str) -> None:
@@ -90,7 +52,7 @@ def choose(page, label: str, typed: str) -> None:
 def test_an_editor_proposes_another_accepts_and_readers_see_it(chromium, server, editor_db):
     from playwright.sync_api import expect, sync_playwright
 
-    url, proc = server
+    url = server
     dialogs: list[str] = []
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=str(chromium), args=CHROMIUM_ARGS)
@@ -134,14 +96,16 @@ def test_an_editor_proposes_another_accepts_and_readers_see_it(chromium, server,
         browser.close()
     assert dialogs == []
 
-    proc.terminate()
-    proc.wait(10)
-    con = duckdb.connect(str(editor_db), read_only=True)
+    # the store, read as the command line reads it while the app serves
+    store = get_store(home_of(editor_db))
     try:
-        assert con.execute("SELECT key_result FROM studies WHERE study_id = 'rtog0614'").fetchone()[0] == NEW_RESULT
-        assert con.execute("SELECT editor, reviewer, reason FROM audit_log").fetchall() == [("alice", "bob", PAYLOAD)]
+        with store.held():
+            assert store.execute("SELECT key_result FROM studies WHERE study_id = 'rtog0614'").fetchone()[0] \
+                == NEW_RESULT
+            assert store.execute("SELECT editor, reviewer, reason FROM audit_log").fetchall() == [
+                ("alice", "bob", PAYLOAD)]
     finally:
-        con.close()
+        store.close()
 
 
 # An attacker's page: whatever it would send, it presents the stolen session id instead.
@@ -180,7 +144,7 @@ def test_a_stolen_session_id_from_another_browser_gets_the_sign_in_form(chromium
     the sign-in form, never her workspace — and the session it re-attached is signed out."""
     from playwright.sync_api import expect, sync_playwright
 
-    url, _proc = server
+    url = server
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=str(chromium), args=CHROMIUM_ARGS)
         alice = browser.new_context().new_page()
