@@ -90,6 +90,8 @@ def test_setting_is_read_from_ids_names_and_clinician_phrases(vocab, text, expec
     ("dabrafenib plus trametinib", "dabrafenib_trametinib"), ("dexamethasone", "corticosteroids"),
     ("dabrafenib/trametinib", "dabrafenib_trametinib"), ("ipilimumab + nivolumab", "nivolumab_ipilimumab"),
     ("checkpoint inhibitors", "ici_any"), ("BRAF/MEK inhibitors", "braf_mek_inhibitor"),
+    # members named in data/drugs.csv under their class: a combination's partner, other drugs of a class
+    ("trametinib", "braf_mek_inhibitor"), ("erlotinib", "egfr_tki_any"), ("brigatinib", "alk_tki_any"),
 ])
 def test_drug_is_read_from_generic_names_brands_and_abbreviations(vocab, text, expected):
     assert resolve_drug(vocab, text) == expected
