@@ -267,8 +267,10 @@ def forest(outcomes: pd.DataFrame, title: str = "Ratio (log scale)", key: str = 
         x=alt.X("ci_low:Q", scale=scale, title=title), x2="ci_high:Q", color=_verification_color())
     points = base.mark_point(filled=True, size=80, shape="square", yOffset=offset).encode(
         x=alt.X("value:Q", scale=scale), color=_verification_color())
-    one = alt.Chart(pd.DataFrame({"x": [1.0]})).mark_rule(strokeDash=[4, 4], color="#555").encode(x="x:Q")
-    return _labelled_rows(data, [ci, points], tooltip, behind=[one])
+    # the line of no effect, drawn in each row's mark band only, so it never runs through a label
+    one = alt.Chart(data[["row"]].assign(x=1.0)).mark_tick(color="#555", thickness=1, size=MARK_PX + 2,
+                                                           yOffset=offset).encode(x=alt.X("x:Q", scale=scale))
+    return _labelled_rows(data, [one, ci, points], tooltip)
 
 
 def rate_data(outcomes: pd.DataFrame, key: str = "outcome_id") -> pd.DataFrame:

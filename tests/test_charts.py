@@ -123,8 +123,10 @@ def test_forest_plots_every_ratio_with_its_ci_and_nothing_else(survival):
     assert (with_ci["ci_low"] <= with_ci["value"]).all() and (with_ci["value"] <= with_ci["ci_high"]).all()
     s = spec(chart)
     assert s["layer"][1]["encoding"]["x"]["scale"]["type"] == "log"
-    assert s["layer"][0]["encoding"]["x"]["field"] == "x"  # the reference line at 1
-    assert plotted(chart.layer[0])["x"].tolist() == [1.0]
+    assert s["layer"][0]["encoding"]["x"]["field"] == "x"  # the line of no effect at 1, in every row
+    assert s["layer"][0]["mark"]["type"] == "tick"
+    assert plotted(chart.layer[0])["x"].tolist() == [1.0] * len(data)
+    assert plotted(chart.layer[0])["row"].tolist() == data["row"].tolist()
 
 
 def test_arm_rates_plot_proportions_only(survival):
