@@ -27,13 +27,14 @@ with st.container(border=True):
                                 default=widgets.param_list("category", list(TREATMENT)))
     settings = c2.multiselect("Setting", list(facets["settings"]), format_func=facets["settings"].get,
                               key="do_setting", default=widgets.param_list("setting", list(facets["settings"])))
-    diameter = c3.number_input("Lesion diameter (cm)", 0.0, 10.0, widgets.param_float("diam", 0.0, 0.0, 10.0),
-                               step=0.5, key="do_diam",
+    diameter = c3.number_input("Lesion diameter (cm)", 0.1, 10.0, widgets.param_float("diam", None, 0.1, 10.0),
+                               step=0.5, key="do_diam", placeholder="Any",
                                help="Keeps schedules whose diameter range covers it, and those that state no "
-                                    "diameter range; 0 = any.")
-    volume = c4.number_input("Lesion volume (cc)", 0.0, 200.0, widgets.param_float("vol", 0.0, 0.0, 200.0), step=1.0,
-                             key="do_vol", help="Keeps schedules whose volume range covers it, and those that state "
-                                                "no volume range; 0 = any.")
+                                    "diameter range; empty = any.")
+    volume = c4.number_input("Lesion volume (cc)", 0.1, 200.0, widgets.param_float("vol", None, 0.1, 200.0), step=1.0,
+                             key="do_vol", placeholder="Any",
+                             help="Keeps schedules whose volume range covers it, and those that state no volume "
+                                  "range; empty = any.")
     hide_unsized = st.toggle("Hide schedules that state no size range", key="do_sized",
                              value=widgets.param_text("sized") == "only", disabled=not (diameter or volume),
                              help="Many schedules were reported without the lesion sizes they were used for; they "

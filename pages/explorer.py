@@ -37,14 +37,14 @@ with st.container(border=True):
     c1, c2, c3, c4 = st.columns([3, 2, 2, 3])
     years = c1.slider("Publication year", lo, hi, (widgets.param_int("from", lo, lo, hi),
                                                    widgets.param_int("to", hi, lo, hi)), key="ex_years")
-    metastases = c2.number_input("Patient's number of brain metastases", 0, 100,
-                                 widgets.param_int("mets", 0, 0, 100), key="ex_mets",
+    metastases = c2.number_input("Patient's number of brain metastases", 1, 100,
+                                 widgets.param_int("mets", None, 1, 100), key="ex_mets", placeholder="Any",
                                  help="Keeps studies whose eligibility covers this number, and those that do not "
-                                      "record their eligibility (marked “not recorded”); 0 = any.")
-    lesion_cm = c3.number_input("Largest lesion (cm)", 0.0, 10.0, widgets.param_float("size", 0.0, 0.0, 10.0),
-                                step=0.5, key="ex_size",
+                                      "record their eligibility (marked “not recorded”); empty = any.")
+    lesion_cm = c3.number_input("Largest lesion (cm)", 0.1, 10.0, widgets.param_float("size", None, 0.1, 10.0),
+                                step=0.5, key="ex_size", placeholder="Any",
                                 help="Keeps studies whose size limit allows this diameter, and those that record no "
-                                     "size limit (marked “not recorded”); 0 = any.")
+                                     "size limit (marked “not recorded”); empty = any.")
     text = c4.text_input("Words in name, acronym, NCT id or result", value=widgets.param_text("q"), max_chars=200,
                          key="ex_q", placeholder="e.g. N0574 or CheckMate")
     hide_unrecorded = st.toggle("Hide studies that do not record this eligibility", key="ex_recorded",

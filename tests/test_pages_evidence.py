@@ -102,6 +102,22 @@ def test_a_study_link_opens_that_study_even_after_an_earlier_visit(built_db):
     assert "#### CheckMate 204" in markdown_texts(at)
 
 
+@pytest.mark.parametrize("page, key, param, value", [("explorer", "ex_mets", "mets", 3),
+                                                     ("explorer", "ex_size", "size", 2.5),
+                                                     ("dosing", "do_diam", "diam", 2.5),
+                                                     ("dosing", "do_vol", "vol", 10.0)])
+def test_a_size_or_count_box_left_empty_means_any_and_clearing_it_removes_the_filter(built_db, page, key, param,
+                                                                                       value):
+    at = open_page(page)
+    word = "studies" if page == "explorer" else "schedules"
+    everything = shown_number(at, word)
+    assert at.number_input(key=key).value is None and param not in at.query_params   # no 0 that reads as a number
+    at.number_input(key=key).set_value(value).run()
+    assert float(at.query_params[param]) == value
+    at.number_input(key=key).set_value(None).run()
+    assert param not in at.query_params and shown_number(at, word) == everything
+
+
 def test_explorer_csv_download_equals_the_table_shown(built_db, downloaded):
     at = open_page("explorer", histology="breast_her2pos")
     table = table_with_column(at, "Study")
