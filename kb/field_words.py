@@ -161,6 +161,10 @@ WORDS: dict[str, tuple[str, str]] = {
     "summary": ("summary (in our own words)", "Never copied from the paper."),
 }
 
+# What an accepted change did to a record (audit_log.action), as the history says it.
+ACTION_WORDS = {"create": "added", "update": "changed", "retire": "retired", "revert": "reverted",
+                "import": "imported from a CSV"}
+
 # Allowed values (CHECK lists) as a reader says them; anything not here loses its underscores.
 CHOICE_WORDS = {"true": "yes", "false": "no", "%": "%", "pct_change": "% change from baseline",
                 "srs_review_2025": "the 2025 SRS review", "seed_review": "a seed review", "editor": "an editor",

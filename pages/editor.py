@@ -9,7 +9,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from kb import auth, edits, export
+from kb import auth, edits, export, field_words
 from kb.config import read_only
 from kb.files import DiskFull
 from kb.store import StoreError
@@ -19,8 +19,6 @@ from ui import cache, routing, session, widgets
 routing.ensure_routed()  # first request after a server start may arrive here without app.py
 
 REFUSALS = (edits.EditError, StoreError, DiskFull)   # each says in a sentence why nothing was saved
-ACTION_WORDS = {"create": "added", "update": "changed", "retire": "retired", "revert": "reverted",
-                "import": "imported from a CSV"}
 if read_only():
     st.title("Editor workspace")
     st.info(str(edits.EditingDisabled()), icon=":material/lock:")
@@ -390,7 +388,8 @@ with tab_history:
             widgets.empty_state("This record has not been changed since it was loaded from data/.")
         for n, entry in zip(range(len(entries), 0, -1), entries):
             with st.container(border=True):
-                st.markdown(f"**Change {n} of {len(entries)}** · {ACTION_WORDS.get(entry.action, entry.action)} · "
+                did = field_words.ACTION_WORDS.get(entry.action, entry.action)
+                st.markdown(f"**Change {n} of {len(entries)}** · {did} · "
                             f"by {widgets.escape(entry.editor)}, accepted by "
                             f"{widgets.escape(entry.reviewer or '—')} · {str(entry.changed_at)[:16]} UTC")
                 st.markdown("Reason: " + widgets.escape(entry.reason))

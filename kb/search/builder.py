@@ -14,7 +14,7 @@ import pyarrow.compute as pc
 
 from kb.search.analysis import STOPWORDS, WORD_RE, _DOSE_RE, _id_hash, _variant, analyze_word, indexable
 from kb.search.documents import FIELDS, _text
-from kb.search.synonyms import Synonyms
+from kb.search.synonyms import Synonyms, longest_match
 
 
 class _Grow:
@@ -287,21 +287,13 @@ class _Builder:
             if len(candidates):
                 hit_pos, hit_tids = [], []
                 end_at = -1
-                trie = self.trie
-                seq, sdoc = seq_np.tolist(), seq_doc.tolist()
-                n_seq = len(seq)
-                for i in candidates.tolist():
+                seq = seq_np.tolist()
+                # a phrase never runs into the next document: seq_doc is in document order
+                doc_ends = np.searchsorted(seq_doc, seq_doc[candidates], side="right").tolist()
+                for i, doc_end in zip(candidates.tolist(), doc_ends):
                     if i < end_at:
                         continue
-                    doc = sdoc[i]
-                    node = trie.get(seq[i])
-                    best = None
-                    j = i
-                    while node is not None:
-                        j += 1
-                        if None in node:
-                            best = (j, node[None])
-                        node = node.get(seq[j]) if j < n_seq and sdoc[j] == doc else None
+                    best = longest_match(self.trie, seq, i, doc_end)
                     if best:
                         end_at = best[0]
                         for concept in best[1]:

@@ -78,16 +78,8 @@ class Synonyms:
         """(start, end, concepts) for each leftmost-longest phrase in ``parts``."""
         found = []
         i, n = 0, len(parts)
-        trie = self.trie
         while i < n:
-            node = trie.get(parts[i])
-            best = None
-            j = i
-            while node is not None:
-                j += 1
-                if None in node:
-                    best = (j, node[None])
-                node = node.get(parts[j]) if j < n else None
+            best = longest_match(self.trie, parts, i, n)
             if best:
                 found.append((i, best[0], best[1]))
                 i = best[0]
@@ -97,3 +89,23 @@ class Synonyms:
 
     def compound(self, token: str) -> tuple[str, ...]:
         return self.single.get(token, ())
+
+
+def longest_match(trie: dict, seq: Sequence, i: int, end: int) -> tuple[int, tuple] | None:
+    """The longest phrase of ``trie`` that starts at ``seq[i]`` and stops before ``end``: (index after it, what its
+    leaf holds), or None. Used on words at query time and on vocabulary codes when the index is built.
+
+    >>> longest_match({"a": {"b": {None: ("ab",)}, None: ("a",)}}, ["a", "b", "c"], 0, 3)
+    (2, ('ab',))
+    >>> longest_match({"a": {"b": {None: ("ab",)}, None: ("a",)}}, ["a", "b"], 0, 1)
+    (1, ('a',))
+    """
+    node = trie.get(seq[i])
+    best = None
+    j = i
+    while node is not None:
+        j += 1
+        if None in node:
+            best = (j, node[None])
+        node = node.get(seq[j]) if j < end else None
+    return best
